@@ -1,0 +1,99 @@
+//! The one contract every flow follows: [`Flow`] and its [`Step`]s.
+//!
+//! A flow never performs IO. It tells its driver what to do next — send this
+//! request, wait until then, or stop with a result — and the driver tells it
+//! what happened. One driver loop runs every flow:
+//!
+//! ```text
+//!            start(now)
+//!                │
+//!                ▼
+//!   ┌──────── Step ◀───────────────────────────┐
+//!   │  Send(request) ──► perform it ──► handle_response(response, now)
+//!   │  WaitUntil(t) ───► sleep until t ─► handle_timeout(now)
+//!   │  Done(output) ───► the flow is over
+//!   └───────────────────────────────────────────┘
+//! ```
+//!
+//! Any error ends the flow: calling it again afterwards returns
+//! [`Error::UnexpectedCall`](crate::Error::UnexpectedCall).
+
+use crate::error::Error;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::time::UnixTime;
+
+/// What a flow wants its driver to do next.
+#[must_use = "a step tells the driver what to do next; dropping it stalls the flow"]
+#[non_exhaustive]
+#[derive(Debug)]
+// A step is built and moved once per round trip; boxing the request would add
+// an allocation to every request to save a few bytes of stack.
+#[allow(clippy::large_enum_variant)]
+pub enum Step<T> {
+    /// Perform this request, then call [`Flow::handle_response`] with the response.
+    Send(HttpRequest),
+    /// Nothing to send before this instant (device polling); then call
+    /// [`Flow::handle_timeout`].
+    WaitUntil(UnixTime),
+    /// The flow is over.
+    Done(T),
+}
+
+/// A multi-step protocol exchange, as a state machine driven from outside.
+///
+/// Implementations never read a clock, draw randomness or open a socket: the
+/// driver passes `now` in and carries the requests.
+///
+/// A driver by hand, against canned responses:
+///
+/// ```
+/// use grantflow::{Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Flow, Step, UnixTime};
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let client = Client::new(
+///     ClientId::new("s6BhdRkqt3"),
+///     ClientAuth::ClientSecretBasic(ClientSecret::new("7Fjfp0ZBr1KtDRbnfVdmIw")),
+/// )
+/// .with_token_endpoint(EndpointUrl::parse("https://server.example.com/token")?);
+///
+/// let mut flow = client.client_credentials()?;
+/// let now = UnixTime::from_secs(1_700_000_000);
+/// let mut step = flow.start(now)?;
+/// let tokens = loop {
+///     step = match step {
+///         Step::Send(request) => {
+///             assert_eq!(request.uri(), "https://server.example.com/token");
+///             // A real driver sends `request` here; this one answers it.
+///             let response = http::Response::builder()
+///                 .status(200)
+///                 .header("content-type", "application/json")
+///                 .body(br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600}"#.to_vec())
+///                 .unwrap();
+///             flow.handle_response(response, now)?
+///         }
+///         Step::WaitUntil(_) => flow.handle_timeout(now)?,
+///         Step::Done(tokens) => break tokens,
+///         _ => unreachable!("no other step exists yet"),
+///     };
+/// };
+/// assert_eq!(tokens.expires_at, Some(UnixTime::from_secs(1_700_003_600)));
+/// # Ok(())
+/// # }
+/// ```
+pub trait Flow {
+    /// What the flow produces when it is done.
+    type Output;
+
+    /// Begins the flow.
+    fn start(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error>;
+
+    /// Consumes the response to the last [`Step::Send`].
+    fn handle_response(
+        &mut self,
+        response: HttpResponse,
+        now: UnixTime,
+    ) -> Result<Step<Self::Output>, Error>;
+
+    /// Called once the instant of the last [`Step::WaitUntil`] has passed.
+    fn handle_timeout(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error>;
+}

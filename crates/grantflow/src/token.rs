@@ -1,0 +1,262 @@
+//! Token endpoint responses (RFC 6749 §5.1 and §5.2), shared by every grant.
+//!
+//! [`parse_token_response`] turns a token endpoint's answer into a
+//! [`TokenSet`], or an [`Error::OAuth`] for an RFC 6749 §5.2 error body, or
+//! an [`Error::MalformedResponse`] naming what was wrong. Besides the
+//! body-level tolerances of [`crate::response`], it accepts, each on purpose:
+//!
+//! | field | deviation | who sends it |
+//! |---|---|---|
+//! | `expires_in` | a string of digits (`"3600"`) | Azure AD v1, PayPal, NetDocuments |
+//! | `expires_in` | `null` (read as absent) | assorted |
+//! | `token_type` | missing (read as `Bearer`) | LinkedIn, Slack, VK |
+//! | `token_type` | any letter case (`bearer`) | GitHub; RFC 6749 §5.1 says case-insensitive |
+//! | `scope` | comma-separated (`repo,gist`) when it has no space | GitHub |
+//!
+//! and refuses, as [`Error::MalformedResponse`]: a missing, empty or
+//! non-string `access_token`; an `expires_in` that is negative, fractional,
+//! larger than 2^64 − 1 or of another type; a `scope` that is not a string.
+
+use core::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, MalformedResponse};
+use crate::http::HttpResponse;
+use crate::response::{decode, optional_str};
+use crate::time::UnixTime;
+use crate::types::{AccessToken, RefreshToken, Scope};
+
+/// The type of an access token (RFC 6749 §7.1), compared case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenType {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP` (RFC 9449).
+    DPoP,
+    /// Any other type, as sent. A client must not use a token of a type it
+    /// does not understand (RFC 6749 §7.1).
+    Other(String),
+}
+
+impl TokenType {
+    /// Reads a `token_type` value, ignoring letter case for the known types.
+    pub fn from_wire(token_type: &str) -> Self {
+        if token_type.eq_ignore_ascii_case("bearer") {
+            TokenType::Bearer
+        } else if token_type.eq_ignore_ascii_case("dpop") {
+            TokenType::DPoP
+        } else {
+            TokenType::Other(token_type.to_owned())
+        }
+    }
+
+    /// The canonical spelling, as used in an `Authorization` header.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::DPoP => "DPoP",
+            TokenType::Other(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for TokenType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TokenType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(TokenType::from_wire(&wire))
+    }
+}
+
+/// An ID token exactly as the token endpoint returned it: a compact JWS that
+/// has **not** been validated. Redacted in `Debug`, zeroized on drop.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RawIdToken(String);
+
+impl RawIdToken {
+    /// The compact serialization.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RawIdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawIdToken(<redacted>)")
+    }
+}
+
+/// The tokens a token endpoint issued (RFC 6749 §5.1), with absolute times.
+///
+/// `expires_at` is computed once, from the `now` the response was received
+/// at, so the value stays meaningful when stored and read back later.
+/// Serializes with serde for storage; `Debug` redacts every token and shows
+/// only the names of [`extra`](TokenSet::extra) fields.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct TokenSet {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Its type; `Bearer` when the server left it out.
+    pub token_type: TokenType,
+    /// When the access token expires: the time of receipt plus `expires_in`
+    /// (saturating), or `None` when the server did not say.
+    pub expires_at: Option<UnixTime>,
+    /// A refresh token, if one was issued.
+    pub refresh_token: Option<RefreshToken>,
+    /// The granted scopes *as returned*: `None` when the response had no
+    /// `scope` field. Absence is never filled in with the requested scopes
+    /// (RFC 6749 §5.1 allows either meaning; guessing caused Spring
+    /// CVE-2022-31690).
+    pub scopes: Option<Vec<Scope>>,
+    /// The raw, unvalidated ID token, when the server sent one.
+    pub id_token: Option<RawIdToken>,
+    /// When the response was received.
+    pub received_at: UnixTime,
+    /// Every other field of the response, untouched.
+    pub extra: Map<String, Value>,
+}
+
+impl TokenSet {
+    /// Whether the access token has expired at `now`. A token without
+    /// `expires_at` is never reported expired.
+    pub fn is_expired(&self, now: UnixTime) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// Seconds left before the access token expires, if its lifetime is known.
+    pub fn expires_in(&self, now: UnixTime) -> Option<u64> {
+        self.expires_at.map(|at| now.secs_until(at))
+    }
+}
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_token", &self.refresh_token)
+            .field("scopes", &self.scopes)
+            .field("id_token", &self.id_token)
+            .field("received_at", &self.received_at)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Parses a token endpoint response received at `now`.
+///
+/// This is the parser every grant's flow uses; it is public so that callers
+/// with their own HTTP plumbing (and fuzzers) can use it directly.
+///
+/// ```
+/// use grantflow::{UnixTime, parse_token_response};
+///
+/// let response = http::Response::builder()
+///     .status(200)
+///     .body(br#"{"access_token":"abc","token_type":"bearer","expires_in":"3600","scope":"repo,gist"}"#.to_vec())
+///     .unwrap();
+/// let tokens = parse_token_response(&response, UnixTime::from_secs(100)).unwrap();
+/// assert_eq!(tokens.expires_at, Some(UnixTime::from_secs(3700)));
+/// assert_eq!(tokens.scopes.unwrap().len(), 2);
+/// ```
+pub fn parse_token_response(response: &HttpResponse, now: UnixTime) -> Result<TokenSet, Error> {
+    let fields = decode(response)?;
+    let status = fields.status;
+    let mut map = fields.map;
+
+    let access_token = match map.remove("access_token") {
+        Some(Value::String(token)) if !token.is_empty() => AccessToken::new(token),
+        Some(Value::String(_)) => return Err(malformed(status, "field \"access_token\" is empty")),
+        None | Some(Value::Null) => {
+            return Err(malformed(status, "field \"access_token\" is missing"));
+        }
+        Some(_) => return Err(malformed(status, "field \"access_token\" is not a string")),
+    };
+    let token_type = match optional_str(status, &map, "token_type")? {
+        Some(token_type) => TokenType::from_wire(token_type),
+        None => TokenType::Bearer,
+    };
+    let expires_at =
+        expires_in(status, map.get("expires_in"))?.map(|secs| now.saturating_add_secs(secs));
+    let refresh_token = optional_str(status, &map, "refresh_token")?
+        .filter(|t| !t.is_empty())
+        .map(RefreshToken::new);
+    let scopes = optional_str(status, &map, "scope")?.map(split_scopes);
+    let id_token = optional_str(status, &map, "id_token")?
+        .filter(|t| !t.is_empty())
+        .map(|t| RawIdToken(t.to_owned()));
+    for known in [
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "id_token",
+    ] {
+        map.remove(known);
+    }
+    Ok(TokenSet {
+        access_token,
+        token_type,
+        expires_at,
+        refresh_token,
+        scopes,
+        id_token,
+        received_at: now,
+        extra: map,
+    })
+}
+
+fn malformed(status: u16, reason: &str) -> Error {
+    MalformedResponse::without_excerpt(status, reason).into()
+}
+
+/// `expires_in` as a whole number of seconds: a JSON integer, or a string of
+/// ASCII digits (Azure AD v1, PayPal). `null` is absent.
+fn expires_in(status: u16, value: Option<&Value>) -> Result<Option<u64>, Error> {
+    const BAD: &str = "field \"expires_in\" is not a whole number of seconds between 0 and 2^64-1";
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| malformed(status, BAD)),
+        Some(Value::String(s)) => {
+            let digits = s.trim();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(malformed(status, BAD));
+            }
+            digits
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| malformed(status, BAD))
+        }
+        Some(_) => Err(malformed(status, BAD)),
+    }
+}
+
+/// Splits a returned `scope` on spaces (RFC 6749 §3.3), or on commas when it
+/// has no space (GitHub). A single scope token that itself contains a comma
+/// and arrives alone is therefore split: no provider we know issues such a
+/// token.
+fn split_scopes(scope: &str) -> Vec<Scope> {
+    let separator = if scope.contains(' ') { ' ' } else { ',' };
+    scope
+        .split(separator)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Scope::from_server)
+        .collect()
+}
