@@ -257,9 +257,9 @@ pub struct MalformedResponse {
     /// value taken from the body.
     pub reason: String,
     /// At most [`MalformedResponse::MAX_EXCERPT`] bytes of the start of the
-    /// body, control characters removed; `None` when the body was empty or
-    /// might hold a credential (it mentions a token, or it parsed as a
-    /// token response).
+    /// body, control characters removed. `None` when the body was empty or
+    /// might hold a credential: it is JSON, mentions a token, secret, password
+    /// or code, or holds a run of 20 or more token characters.
     pub excerpt: Option<String>,
 }
 
@@ -307,14 +307,39 @@ impl std::error::Error for MalformedResponse {}
 /// excerpt of it is kept.
 const SECRET_MARKERS: [&str; 5] = ["token", "secret", "password", "code", "assertion"];
 
+/// A run of this many token characters (base64url, base64, JWT dots) looks
+/// like an opaque token or a JWT, so a body holding one is not quoted.
+const TOKEN_LIKE_RUN: usize = 20;
+
 fn safe_excerpt(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if SECRET_MARKERS.iter().any(|marker| lower.contains(marker)) {
+    let trimmed = text.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let json_like = trimmed.starts_with(['"', '[', '{']);
+    if json_like
+        || SECRET_MARKERS.iter().any(|marker| lower.contains(marker))
+        || has_token_like_run(trimmed)
+    {
         return None;
     }
-    let excerpt = clean_text(text.trim(), MalformedResponse::MAX_EXCERPT);
+    let excerpt = clean_text(trimmed, MalformedResponse::MAX_EXCERPT);
     (!excerpt.is_empty()).then_some(excerpt)
+}
+
+fn has_token_like_run(text: &str) -> bool {
+    let mut run = 0;
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
+        {
+            run += 1;
+            if run >= TOKEN_LIKE_RUN {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// Drops control characters and cuts `text` to at most `max` bytes on a
@@ -392,6 +417,9 @@ mod tests {
             &b"{\"access_token\":\"abc"[..],
             b"refresh_TOKEN=zzz",
             b"client_secret mismatch",
+            b"\"2YotnFZFEjr1zCsicMWpAA\"",
+            b"unauthorized: 2YotnFZFEjr1zCsicMWpAA",
+            b"eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl",
         ] {
             assert_eq!(
                 MalformedResponse::with_excerpt(200, "x", body).excerpt,

@@ -1,0 +1,283 @@
+//! The client credentials grant (RFC 6749 §4.4) as a flow: the exact request
+//! for each client authentication method, and every way the flow can end.
+
+// Test helpers may panic: a panic here is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use grantflow::{
+    Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Error, ErrorCode, Flow, HttpRequest,
+    Scope, Step, TokenSet, UnixTime,
+};
+
+const NOW: UnixTime = UnixTime::from_secs(1_700_000_000);
+const TOKEN_URL: &str = "https://server.example.com/token";
+
+fn client(auth: ClientAuth) -> Client {
+    Client::new(ClientId::new("s6BhdRkqt3"), auth)
+        .with_token_endpoint(EndpointUrl::parse(TOKEN_URL).unwrap())
+}
+
+fn basic() -> Client {
+    client(ClientAuth::ClientSecretBasic(ClientSecret::new(
+        "7Fjfp0ZBr1KtDRbnfVdmIw",
+    )))
+}
+
+fn request_of<F: Flow<Output: std::fmt::Debug>>(mut flow: F) -> HttpRequest {
+    match flow.start(NOW).unwrap() {
+        Step::Send(request) => request,
+        other => panic!("expected a request, got {other:?}"),
+    }
+}
+
+fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+fn body(request: &HttpRequest) -> &str {
+    std::str::from_utf8(request.body()).unwrap()
+}
+
+fn json_response(status: u16, body: &str) -> grantflow::HttpResponse {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+#[test]
+fn rfc6749_section_4_4_2_request_with_client_secret_basic() {
+    // RFC 6749 §4.4.2:
+    //   POST /token HTTP/1.1
+    //   Host: server.example.com
+    //   Authorization: Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW
+    //   Content-Type: application/x-www-form-urlencoded
+    //
+    //   grant_type=client_credentials
+    // (The RFC's example header encodes a different secret than §2.3.1's; this
+    // uses §2.3.1's id and secret and its header value.)
+    let request = request_of(basic().client_credentials().unwrap());
+    assert_eq!(request.method(), "POST");
+    assert_eq!(request.uri(), TOKEN_URL);
+    assert_eq!(
+        header(&request, "authorization"),
+        Some("Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3")
+    );
+    assert!(request.headers()["authorization"].is_sensitive());
+    assert_eq!(
+        header(&request, "content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(header(&request, "accept"), Some("application/json"));
+    assert_eq!(request.headers().len(), 3);
+    assert_eq!(body(&request), "grant_type=client_credentials");
+}
+
+#[test]
+fn request_with_client_secret_post() {
+    let flow = client(ClientAuth::ClientSecretPost(ClientSecret::new(
+        "7Fjfp0ZBr1KtDRbnfVdmIw",
+    )))
+    .client_credentials()
+    .unwrap()
+    .scope(Scope::new("api:read").unwrap());
+    let request = request_of(flow);
+    assert_eq!(request.method(), "POST");
+    assert_eq!(header(&request, "authorization"), None);
+    assert_eq!(
+        header(&request, "content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(header(&request, "accept"), Some("application/json"));
+    assert_eq!(
+        body(&request),
+        "grant_type=client_credentials&scope=api%3Aread&client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw"
+    );
+}
+
+#[test]
+fn secrets_with_reserved_characters_are_form_encoded_in_the_body() {
+    let flow = Client::new(
+        ClientId::new("id with space"),
+        ClientAuth::ClientSecretPost(ClientSecret::new("a&b=c+d%e f")),
+    )
+    .with_token_endpoint(EndpointUrl::parse(TOKEN_URL).unwrap())
+    .client_credentials()
+    .unwrap();
+    assert_eq!(
+        body(&request_of(flow)),
+        "grant_type=client_credentials&client_id=id+with+space&client_secret=a%26b%3Dc%2Bd%25e+f"
+    );
+}
+
+#[test]
+fn scopes_resources_audience_and_extra_parameters() {
+    let flow = basic()
+        .client_credentials()
+        .unwrap()
+        .scopes([
+            Scope::new("api:read").unwrap(),
+            Scope::new("api:write").unwrap(),
+        ])
+        .resource(url::Url::parse("https://api.example.com/v1").unwrap())
+        .resource(url::Url::parse("https://files.example.com/").unwrap())
+        .audience("https://api.example.com")
+        .param("tenant", "a b&c");
+    assert_eq!(
+        body(&request_of(flow)),
+        "grant_type=client_credentials&scope=api%3Aread+api%3Awrite\
+         &resource=https%3A%2F%2Fapi.example.com%2Fv1&resource=https%3A%2F%2Ffiles.example.com%2F\
+         &audience=https%3A%2F%2Fapi.example.com&tenant=a+b%26c"
+    );
+}
+
+#[test]
+fn reserved_parameters_are_refused() {
+    for name in [
+        "grant_type",
+        "scope",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+    ] {
+        let mut flow = basic().client_credentials().unwrap().param(name, "x");
+        match flow.start(NOW) {
+            Err(Error::ReservedParameter { name: refused }) => assert_eq!(refused, name),
+            other => panic!("{name}: {other:?}"),
+        }
+        // A refused start ends the flow.
+        assert!(matches!(flow.start(NOW), Err(Error::UnexpectedCall { .. })));
+    }
+}
+
+#[test]
+fn a_resource_with_a_fragment_is_refused() {
+    let mut flow = basic()
+        .client_credentials()
+        .unwrap()
+        .resource(url::Url::parse("https://api.example.com/#frag").unwrap());
+    assert!(matches!(flow.start(NOW), Err(Error::InvalidUrl { .. })));
+}
+
+#[test]
+fn success_ends_the_flow_with_a_token_set() {
+    let mut flow = basic().client_credentials().unwrap();
+    let _request = request_of(&mut flow);
+    let later = NOW.saturating_add_secs(2);
+    let step = flow
+        .handle_response(
+            json_response(
+                200,
+                r#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"example","expires_in":3600,"example_parameter":"example_value"}"#,
+            ),
+            later,
+        )
+        .unwrap();
+    let Step::Done(tokens) = step else {
+        panic!("expected Done, got {step:?}")
+    };
+    let tokens: TokenSet = tokens;
+    assert_eq!(tokens.access_token.secret(), "2YotnFZFEjr1zCsicMWpAA");
+    // Expiry counts from when the response arrived, not when the flow began.
+    assert_eq!(tokens.expires_at, Some(later.saturating_add_secs(3600)));
+    assert_eq!(tokens.received_at, later);
+}
+
+#[test]
+fn error_responses_become_typed_errors() {
+    for (status, body, code) in [
+        (
+            401,
+            r#"{"error":"invalid_client"}"#,
+            ErrorCode::InvalidClient,
+        ),
+        (
+            400,
+            r#"{"error":"invalid_scope","error_description":"unknown scope"}"#,
+            ErrorCode::InvalidScope,
+        ),
+        (
+            400,
+            r#"{"error":"unauthorized_client"}"#,
+            ErrorCode::UnauthorizedClient,
+        ),
+        (
+            200,
+            r#"{"error":"unsupported_grant_type"}"#,
+            ErrorCode::UnsupportedGrantType,
+        ),
+    ] {
+        let mut flow = basic().client_credentials().unwrap();
+        let _request = request_of(&mut flow);
+        match flow.handle_response(json_response(status, body), NOW) {
+            Err(Error::OAuth(e)) => {
+                assert_eq!(e.error, code);
+                assert_eq!(e.status, status);
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn malformed_responses_become_malformed_errors() {
+    let mut flow = basic().client_credentials().unwrap();
+    let _request = request_of(&mut flow);
+    match flow.handle_response(json_response(500, "<html>oops</html>"), NOW) {
+        Err(Error::MalformedResponse(m)) => assert_eq!(m.status, 500),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn driving_out_of_order_is_a_typed_error() {
+    let mut flow = basic().client_credentials().unwrap();
+    assert!(matches!(
+        flow.handle_response(json_response(200, r#"{"access_token":"x"}"#), NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+    assert!(matches!(
+        flow.handle_timeout(NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+    let _request = request_of(&mut flow);
+    assert!(matches!(flow.start(NOW), Err(Error::UnexpectedCall { .. })));
+    let _done = flow
+        .handle_response(json_response(200, r#"{"access_token":"x"}"#), NOW)
+        .unwrap();
+    // Done is final: a second response is refused, so a token is never
+    // accepted twice.
+    assert!(matches!(
+        flow.handle_response(json_response(200, r#"{"access_token":"y"}"#), NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+}
+
+#[test]
+fn a_failed_response_ends_the_flow_too() {
+    let mut flow = basic().client_credentials().unwrap();
+    let _request = request_of(&mut flow);
+    assert!(
+        flow.handle_response(json_response(400, r#"{"error":"invalid_client"}"#), NOW)
+            .is_err()
+    );
+    assert!(matches!(
+        flow.handle_response(json_response(200, r#"{"access_token":"x"}"#), NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+}
+
+#[test]
+fn boxed_flows_drive_the_same() {
+    let mut flow: Box<dyn Flow<Output = TokenSet>> =
+        Box::new(basic().client_credentials().unwrap());
+    let request = request_of(&mut flow);
+    assert_eq!(body(&request), "grant_type=client_credentials");
+}
