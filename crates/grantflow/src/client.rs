@@ -198,6 +198,27 @@ mod tests {
     }
 
     #[test]
+    fn public_clients_send_their_id_in_the_body() {
+        let client = Client::new(ClientId::new("spa app"), ClientAuth::None)
+            .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
+        let request = client
+            .token_request([("grant_type", "refresh_token"), ("refresh_token", "r&t")])
+            .unwrap();
+        assert_eq!(request.method(), "POST");
+        assert_eq!(request.uri(), "https://as.example.com/token");
+        assert_eq!(request.headers().get("authorization"), None);
+        assert_eq!(request.headers()["accept"], "application/json");
+        assert_eq!(
+            request.headers()["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(
+            request.body().as_slice(),
+            b"grant_type=refresh_token&refresh_token=r%26t&client_id=spa+app"
+        );
+    }
+
+    #[test]
     fn public_clients_cannot_use_client_credentials() {
         let client = Client::new(ClientId::new("spa"), ClientAuth::None)
             .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());

@@ -98,44 +98,37 @@ pub trait Flow {
     fn handle_timeout(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error>;
 }
 
-/// A driver may hold a flow by mutable reference, keeping it afterwards.
-impl<F: Flow + ?Sized> Flow for &mut F {
-    type Output = F::Output;
+/// Forwards [`Flow`] through a pointer type.
+macro_rules! forward_flow {
+    ($(#[$doc:meta])* $pointer:ty) => {
+        $(#[$doc])*
+        impl<F: Flow + ?Sized> Flow for $pointer {
+            type Output = F::Output;
 
-    fn start(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error> {
-        (**self).start(now)
-    }
+            fn start(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error> {
+                (**self).start(now)
+            }
 
-    fn handle_response(
-        &mut self,
-        response: HttpResponse,
-        now: UnixTime,
-    ) -> Result<Step<Self::Output>, Error> {
-        (**self).handle_response(response, now)
-    }
+            fn handle_response(
+                &mut self,
+                response: HttpResponse,
+                now: UnixTime,
+            ) -> Result<Step<Self::Output>, Error> {
+                (**self).handle_response(response, now)
+            }
 
-    fn handle_timeout(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error> {
-        (**self).handle_timeout(now)
-    }
+            fn handle_timeout(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error> {
+                (**self).handle_timeout(now)
+            }
+        }
+    };
 }
 
-/// Boxed flows are flows, so a driver can run `Box<dyn Flow<Output = T>>`.
-impl<F: Flow + ?Sized> Flow for Box<F> {
-    type Output = F::Output;
-
-    fn start(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error> {
-        (**self).start(now)
-    }
-
-    fn handle_response(
-        &mut self,
-        response: HttpResponse,
-        now: UnixTime,
-    ) -> Result<Step<Self::Output>, Error> {
-        (**self).handle_response(response, now)
-    }
-
-    fn handle_timeout(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error> {
-        (**self).handle_timeout(now)
-    }
-}
+forward_flow!(
+    /// A driver may hold a flow by mutable reference, keeping it afterwards.
+    &mut F
+);
+forward_flow!(
+    /// Boxed flows are flows, so a driver can run `Box<dyn Flow<Output = T>>`.
+    Box<F>
+);
