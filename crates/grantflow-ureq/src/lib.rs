@@ -209,15 +209,42 @@ impl HttpClientBuilder {
 /// waits, and returns its output.
 ///
 /// Pass `&mut flow` to keep the flow afterwards.
-pub fn drive<F: Flow>(client: &HttpClient, mut flow: F) -> Result<F::Output, Error> {
+pub fn drive<F: Flow>(client: &HttpClient, flow: F) -> Result<F::Output, Error> {
+    drive_observed(client, flow, |_| {})
+}
+
+/// What [`drive_observed`] reports as a flow runs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// This request is about to be sent. It carries credentials (the
+    /// `Authorization` header, secrets and codes in the body): redact before
+    /// logging it.
+    Sending(&'a HttpRequest),
+    /// This response came back (its body may hold tokens).
+    Received(&'a HttpResponse),
+    /// The flow waits until this instant.
+    Waiting(UnixTime),
+}
+
+/// [`drive`], calling `observe` before each request, after each response and
+/// before each wait: for logging, tracing or metrics.
+pub fn drive_observed<F: Flow>(
+    client: &HttpClient,
+    mut flow: F,
+    mut observe: impl FnMut(Event<'_>),
+) -> Result<F::Output, Error> {
     let mut step = flow.start(now())?;
     loop {
         step = match step {
             Step::Send(request) => {
+                observe(Event::Sending(&request));
                 let response = client.send(request)?;
+                observe(Event::Received(&response));
                 flow.handle_response(response, now())?
             }
             Step::WaitUntil(until) => {
+                observe(Event::Waiting(until));
                 let wait = now().secs_until(until);
                 if wait > 0 {
                     std::thread::sleep(Duration::from_secs(wait));

@@ -236,6 +236,26 @@ fn wait_steps_call_handle_timeout() {
 }
 
 #[test]
+fn observers_see_each_request_and_response() {
+    let (addr, _seen) = serve_once(raw(
+        "200 OK",
+        &[("content-type", "application/json")],
+        br#"{"access_token":"x"}"#,
+    ));
+    let mut events = Vec::new();
+    let flow = client_for(addr).client_credentials().unwrap();
+    grantflow_ureq::drive_observed(&HttpClient::new(), flow, |event| {
+        events.push(match event {
+            grantflow_ureq::Event::Sending(request) => format!("sending {}", request.uri().path()),
+            grantflow_ureq::Event::Received(response) => format!("received {}", response.status()),
+            other => format!("{other:?}"),
+        })
+    })
+    .unwrap();
+    assert_eq!(events, ["sending /token", "received 200 OK"]);
+}
+
+#[test]
 fn os_rng_draws_fresh_bytes() {
     let mut rng = grantflow_ureq::os_rng();
     let (mut a, mut b) = ([0u8; 32], [0u8; 32]);

@@ -1,0 +1,335 @@
+// The local OpenID provider grantflow's interop tests run against: node-oidc-provider, configured
+// with the fixed test clients below and a browserless "user agent" API in place of login pages.
+//
+// Started by `grantflow_tests::Provider` (tests/src/provider.rs); run by hand with
+// `node provider.mjs` (after `npm ci`). It:
+//
+// 1. listens on 127.0.0.1 with an OS-chosen port (no fixed port, so no race between tests),
+// 2. only then builds the Provider with issuer `http://127.0.0.1:<port>`,
+// 3. prints exactly one line to stdout, `LISTENING http://127.0.0.1:<port>`, and nothing else,
+// 4. exits as soon as its stdin reaches end-of-file: the Rust process holds the write end, so the
+//    provider can never outlive it, even when that process is killed.
+//
+// Diagnostics (oidc-provider's warnings, errors) go to stderr.
+//
+// Clients (keep in sync with the constants in tests/src/provider.rs):
+//
+// | client_id  | secret                                | auth method         | grant types        |
+// |------------|---------------------------------------|---------------------|--------------------|
+// | cc-basic   | cc-basic-secret-0123456789abcdef      | client_secret_basic | client_credentials |
+// | cc-post    | cc-post-secret-0123456789abcdefgh     | client_secret_post  | client_credentials |
+// | cc-special | s3cr3t:with/special+chars&=%          | client_secret_basic | client_credentials |
+// | web-app    | web-app-secret-0123456789abcdefghijk  | client_secret_basic | authorization_code |
+// | es256-app  | es256-app-secret-0123456789abcdefghij | client_secret_basic | authorization_code |
+// | spa        | (public)                              | none                | authorization_code |
+// | device-app | (public)                              | none                | device_code        |
+//
+// The client credentials clients may ask for scopes api:read and api:write; the others also
+// have refresh_token.
+//
+// The authorization code clients redirect to `http://127.0.0.1/callback` and must all use PKCE
+// (S256; oidc-provider 8.8's `pkce.required` default follows RFC 9700 §2.1.1). es256-app signs
+// its ID tokens with ES256, every other client with RS256. Accounts: `alice` and `bob`.
+//
+// Browserless interactions (the pages a browser would show), all answered without HTML:
+//
+//   GET  /interaction/:uid          -> 200 JSON {uid, prompt: "login"|"consent", reasons, params}
+//   POST /interaction/:uid/login    form `login=<account>`   -> 303 back to the authorization
+//   POST /interaction/:uid/confirm  grants everything asked  -> 303 back to the authorization
+//   POST /interaction/:uid/abort    End-User says no         -> 303 back, ends in access_denied
+//
+// The device flow's user code pages are oidc-provider's own (`/device`): GET it for the `xsrf`
+// token (`<input type="hidden" name="xsrf" value="...">`, tied to the `_session` cookie), then
+// POST form `xsrf`, `user_code` and `confirm=yes` (or `abort=yes`) to `/device`; that leads into
+// the same login and consent interactions, and finally to a 200 page containing
+// `DEVICE_FLOW_SUCCESS`, or `DEVICE_FLOW_ABORTED` after an abort. A wrong, expired or used code
+// re-renders the code form (still 200) with `DEVICE_FLOW_ERROR: <why>`.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+const REDIRECT_URI = 'http://127.0.0.1/callback';
+
+/** The resource server that client credentials tokens are for (RFC 8707 resource indicator). */
+const API = 'urn:grantflow:api';
+const API_SCOPES = 'api:read api:write';
+
+const ACCOUNTS = {
+  alice: {
+    name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
+    email: 'alice@example.test', email_verified: true,
+  },
+  bob: {
+    name: 'Bob Example', given_name: 'Bob', family_name: 'Example',
+    email: 'bob@example.test', email_verified: false,
+  },
+};
+
+const CLIENTS = [
+  {
+    client_id: 'cc-basic',
+    client_secret: 'cc-basic-secret-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: API_SCOPES,
+  },
+  {
+    client_id: 'cc-post',
+    client_secret: 'cc-post-secret-0123456789abcdefgh',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: API_SCOPES,
+  },
+  {
+    // Every character here needs form-urlencoding in HTTP Basic (RFC 6749 §2.3.1).
+    client_id: 'cc-special',
+    client_secret: 's3cr3t:with/special+chars&=%',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: API_SCOPES,
+  },
+  {
+    client_id: 'web-app',
+    client_secret: 'web-app-secret-0123456789abcdefghijk',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT_URI],
+  },
+  {
+    client_id: 'es256-app',
+    client_secret: 'es256-app-secret-0123456789abcdefghij',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT_URI],
+    id_token_signed_response_alg: 'ES256',
+  },
+  {
+    // Public: no secret.
+    client_id: 'spa',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT_URI],
+  },
+  {
+    client_id: 'device-app',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+  },
+];
+
+/** A fresh signing key as a private JWK; oidc-provider derives its `kid` from the thumbprint. */
+function signingKey(alg, type, options) {
+  const jwk = generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' });
+  return { ...jwk, alg, use: 'sig' };
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The pages the device flow renders; the harness looks for the DEVICE_FLOW_* markers. */
+function page(ctx, title, body) {
+  ctx.type = 'html';
+  ctx.body = `<!DOCTYPE html><html><head><title>${title}</title></head><body>${body}</body></html>`;
+}
+
+function configuration() {
+  return {
+    // RS256 first: it signs ID tokens unless a client asks for another alg.
+    jwks: {
+      keys: [
+        signingKey('RS256', 'rsa', { modulusLength: 2048 }),
+        signingKey('ES256', 'ec', { namedCurve: 'P-256' }),
+      ],
+    },
+    clients: CLIENTS,
+    // oidc-provider ignores scopes it has never heard of (RFC 6749 §3.3 lets it grant fewer), so
+    // `invalid_scope` needs a scope it knows but that no client may ask for: api:admin.
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'api:read', 'api:write', 'api:admin'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'given_name', 'family_name'],
+      email: ['email', 'email_verified'],
+    },
+    async findAccount(_ctx, id) {
+      const claims = ACCOUNTS[id];
+      if (!claims) return undefined;
+      return { accountId: id, claims: () => ({ sub: id, ...claims }) };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource(ctx, form, _out, err) {
+          // Re-rendered with `err` (and status 200) for a wrong, expired or used code, or after
+          // the user aborted the login.
+          let error = '';
+          if (err?.name === 'AbortedError') error = '<p>DEVICE_FLOW_ABORTED</p>';
+          else if (err) error = `<p>DEVICE_FLOW_ERROR: ${escapeHtml(err.message)}</p>`;
+          page(ctx, 'Device sign-in', `${error}${form}`);
+        },
+        successSource(ctx) {
+          page(ctx, 'Device sign-in', '<p>DEVICE_FLOW_SUCCESS</p>');
+        },
+      },
+      // A token request without `resource` still needs a resource server for client
+      // credentials: default it to the API, whose scopes are api:read and api:write.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource(ctx, _client, oneOf) {
+          if (oneOf) return oneOf;
+          return ctx.oidc.params?.grant_type === 'client_credentials' ? API : undefined;
+        },
+        getResourceServerInfo(_ctx, resourceIndicator) {
+          if (resourceIndicator !== API) throw new errors.InvalidTarget();
+          // Opaque: a random string the client cannot read; introspection tells what it is.
+          return { scope: API_SCOPES, audience: API, accessTokenFormat: 'opaque' };
+        },
+      },
+    },
+    // Error pages (say, a redirect_uri that is not registered) as JSON, for readable test failures.
+    renderError(ctx, out) {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    // Explicit values, to silence oidc-provider's "you should change this" warnings.
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 60,
+      ClientCredentials: 3600,
+      DeviceCode: 600,
+      Grant: 3600,
+      IdToken: 3600,
+      Interaction: 600,
+      RefreshToken: 86400,
+      Session: 3600,
+    },
+    cookies: { keys: ['grantflow-test-provider-cookie-key'] },
+  };
+}
+
+/** Reads an application/x-www-form-urlencoded request body. */
+async function formBody(req) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return new URLSearchParams(body);
+}
+
+function json(res, status, value) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(value));
+}
+
+/** Grants everything the pending consent prompt asks for and returns the grant's id. */
+async function grantAll(provider, details) {
+  const { prompt: { details: missing }, params, session, grantId } = details;
+  const grant = grantId
+    ? await provider.Grant.find(grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+/**
+ * The test-only interaction endpoints (see the header). Answers and returns true for
+ * `/interaction/...`, returns false for everything else.
+ */
+async function interaction(provider, req, res) {
+  const match = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/.exec(
+    new URL(req.url, 'http://127.0.0.1').pathname,
+  );
+  if (!match) return false;
+  const [, uid, action] = match;
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) {
+    json(res, 400, { error: 'interaction uid does not match the interaction cookie' });
+    return true;
+  }
+
+  const { prompt } = details;
+  if (req.method === 'GET' && !action) {
+    json(res, 200, {
+      uid,
+      prompt: prompt.name,
+      reasons: prompt.reasons,
+      details: prompt.details,
+      params: details.params,
+    });
+  } else if (req.method !== 'POST' || !action) {
+    json(res, 405, { error: 'method not allowed' });
+  } else if (action === 'abort') {
+    await provider.interactionFinished(req, res, {
+      error: 'access_denied', error_description: 'End-User aborted interaction',
+    }, { mergeWithLastSubmission: false });
+  } else if (action === 'login' && prompt.name === 'login') {
+    const accountId = (await formBody(req)).get('login');
+    if (!ACCOUNTS[accountId]) {
+      json(res, 400, {
+        error: `unknown account ${JSON.stringify(accountId)}`, accounts: Object.keys(ACCOUNTS),
+      });
+      return true;
+    }
+    await provider.interactionFinished(
+      req, res, { login: { accountId } }, { mergeWithLastSubmission: false },
+    );
+  } else if (action === 'confirm' && prompt.name === 'consent') {
+    const grantId = await grantAll(provider, details);
+    await provider.interactionFinished(req, res, { consent: { grantId } });
+  } else {
+    json(res, 400, { error: `cannot ${action} at the ${prompt.name} prompt` });
+  }
+  return true;
+}
+
+// Never outlive the process that started us: it holds our stdin open.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.resume();
+
+const server = createServer();
+server.listen(0, '127.0.0.1', () => {
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, configuration());
+  const callback = provider.callback();
+  server.on('request', async (req, res) => {
+    try {
+      if (!(await interaction(provider, req, res))) callback(req, res);
+    } catch (err) {
+      // oidc-provider's own errors (say, an expired interaction) carry an OAuth error and status.
+      if (!err.error) console.error(err);
+      if (res.headersSent) {
+        res.end();
+      } else {
+        json(res, err.statusCode ?? 500, {
+          error: err.error ?? 'server_error',
+          error_description: err.error_description ?? String(err),
+        });
+      }
+    }
+  });
+  process.stdout.write(`LISTENING ${issuer}\n`);
+});

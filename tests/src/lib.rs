@@ -1,0 +1,11 @@
+//! Test support for grantflow: the bundled OpenID provider harness.
+//!
+//! [`provider`] starts a real OpenID provider (node-oidc-provider, in `tests/provider/`) on
+//! 127.0.0.1 and drives its login, consent and device pages without a browser, so interop
+//! tests can run every grant end to end against it. Its main items are re-exported here.
+//! [`redact`] prints requests and responses on one line with every credential masked.
+
+pub mod provider;
+pub mod redact;
+
+pub use provider::{HarnessError, Provider, TestClient};

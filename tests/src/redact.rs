@@ -1,0 +1,164 @@
+//! One-line, secret-free renderings of requests and responses, for the tour
+//! and for test failure messages.
+//!
+//! Every value that is a credential — client secrets, codes, verifiers,
+//! tokens, the `Authorization` header's credentials — prints as `***`.
+
+use grantflow::{HttpRequest, HttpResponse};
+use serde_json::Value;
+
+/// Form parameters and JSON fields whose values are credentials.
+const SECRET_NAMES: [&str; 13] = [
+    "access_token",
+    "actor_token",
+    "client_assertion",
+    "client_secret",
+    "code",
+    "code_verifier",
+    "device_code",
+    "id_token",
+    "password",
+    "refresh_token",
+    "subject_token",
+    "token",
+    "user_code",
+];
+
+/// How much of a body a line shows.
+const MAX_BODY_CHARS: usize = 240;
+
+fn is_secret(name: &str) -> bool {
+    SECRET_NAMES.contains(&name)
+}
+
+/// `POST http://…/token authorization: Basic *** body: grant_type=…&client_secret=***`
+pub fn request_line(request: &HttpRequest) -> String {
+    let mut line = format!("{} {}", request.method(), request.uri());
+    if let Some(authorization) = request.headers().get("authorization") {
+        let scheme = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(' ').next())
+            .unwrap_or("?");
+        line.push_str(&format!(" authorization: {scheme} ***"));
+    }
+    if !request.body().is_empty() {
+        line.push_str(" body: ");
+        line.push_str(&shorten(&mask_form(request.body())));
+    }
+    line
+}
+
+/// `200 application/json {"access_token":"***","expires_in":600,…}`
+pub fn response_line(response: &HttpResponse) -> String {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let body = match serde_json::from_slice::<Value>(response.body()) {
+        Ok(mut json) => {
+            mask_json(&mut json);
+            json.to_string()
+        }
+        Err(_) if content_type.starts_with("application/x-www-form-urlencoded") => {
+            mask_form(response.body())
+        }
+        Err(_) if response.body().is_empty() => String::new(),
+        Err(_) => format!("<{} bytes, not json>", response.body().len()),
+    };
+    format!(
+        "{} {content_type} {}",
+        response.status().as_u16(),
+        shorten(&body)
+    )
+}
+
+fn mask_form(body: &[u8]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form_urlencoded::parse(body) {
+        if is_secret(&name) {
+            out.append_pair(&name, "***");
+        } else {
+            out.append_pair(&name, &value);
+        }
+    }
+    out.finish()
+}
+
+fn mask_json(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, value) in map.iter_mut() {
+                if is_secret(name) && !value.is_null() {
+                    *value = Value::String("***".into());
+                } else {
+                    mask_json(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_json),
+        _ => {}
+    }
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= MAX_BODY_CHARS {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(MAX_BODY_CHARS).collect();
+    short.push('…');
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_hide_credentials() {
+        let request = http::Request::post("http://127.0.0.1:1/token")
+            .header("authorization", "Basic c2VjcmV0OnNlY3JldA==")
+            .body(b"grant_type=authorization_code&code=CODE1&code_verifier=VERIFIER1&client_secret=SECRET1&scope=a+b".to_vec())
+            .unwrap();
+        let line = request_line(&request);
+        assert_eq!(
+            line,
+            "POST http://127.0.0.1:1/token authorization: Basic *** body: \
+             grant_type=authorization_code&code=***&code_verifier=***&client_secret=***&scope=a+b"
+        );
+    }
+
+    #[test]
+    fn responses_hide_tokens_at_any_depth() {
+        let response = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(br#"{"access_token":"AT1","refresh_token":"RT1","nested":{"id_token":"ID1"},"expires_in":60}"#.to_vec())
+            .unwrap();
+        let line = response_line(&response);
+        for secret in ["AT1", "RT1", "ID1"] {
+            assert!(!line.contains(secret), "{line}");
+        }
+        assert!(line.starts_with("200 application/json {"), "{line}");
+        assert!(line.contains(r#""expires_in":60"#), "{line}");
+    }
+
+    #[test]
+    fn form_and_opaque_responses() {
+        let form = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"access_token=AT2&scope=repo".to_vec())
+            .unwrap();
+        assert_eq!(
+            response_line(&form),
+            "200 application/x-www-form-urlencoded access_token=***&scope=repo"
+        );
+        let html = http::Response::builder()
+            .status(502)
+            .body(b"<html>AT3</html>".to_vec())
+            .unwrap();
+        assert_eq!(response_line(&html), "502 - <16 bytes, not json>");
+    }
+}
