@@ -9,3 +9,8 @@ pub mod provider;
 pub mod redact;
 
 pub use provider::{HarnessError, Provider, TestClient};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
