@@ -1,4 +1,4 @@
-//! Blocking adapter for [grantflow](grantflow) on [ureq] 3: it carries the
+//! Blocking adapter for [grantflow] on [ureq] 3: it carries the
 //! requests grantflow's flows describe over the network, reads the clock and
 //! the OS random number generator for them, and sleeps when a flow waits.
 //!

@@ -16,7 +16,7 @@
 //! ```
 //!
 //! Any error ends the flow: calling it again afterwards returns
-//! [`Error::UnexpectedCall`](crate::Error::UnexpectedCall).
+//! [`Error::UnexpectedCall`].
 
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse};

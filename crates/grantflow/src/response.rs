@@ -1,7 +1,7 @@
 //! The tolerant edge: turning whatever an endpoint sent into either a JSON
 //! object to read typed fields from, or a typed error.
 //!
-//! Every OAuth endpoint response goes through [`decode`] before any typed
+//! Every OAuth endpoint response goes through `decode` before any typed
 //! parsing. It is the one place where real providers' deviations from RFC 6749
 //! §5.1/§5.2 are accepted, each on purpose:
 //!
