@@ -4,6 +4,9 @@
 //! [`Client`] is a plain struct with no type parameters, so a web application
 //! can keep one in its state and share it. Flows are started from it.
 
+use core::fmt;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
@@ -48,48 +51,68 @@ pub enum ClientAuth {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+///
+/// Cloning is cheap (a reference count): every flow started from a client
+/// holds a clone, so a client can be shared across threads and requests.
+#[derive(Clone)]
 pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Clone)]
+struct ClientInner {
     client_id: ClientId,
     auth: ClientAuth,
     token_endpoint: Option<EndpointUrl>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("client_id", &self.inner.client_id)
+            .field("auth", &self.inner.auth)
+            .field("token_endpoint", &self.inner.token_endpoint)
+            .finish()
+    }
 }
 
 impl Client {
     /// A client with the given identity and no endpoints yet.
     pub fn new(client_id: ClientId, auth: ClientAuth) -> Self {
         Client {
-            client_id,
-            auth,
-            token_endpoint: None,
+            inner: Arc::new(ClientInner {
+                client_id,
+                auth,
+                token_endpoint: None,
+            }),
         }
     }
 
     /// Sets the token endpoint (RFC 6749 §3.2).
     #[must_use]
     pub fn with_token_endpoint(mut self, token_endpoint: EndpointUrl) -> Self {
-        self.token_endpoint = Some(token_endpoint);
+        Arc::make_mut(&mut self.inner).token_endpoint = Some(token_endpoint);
         self
     }
 
     /// The client identifier.
     pub fn client_id(&self) -> &ClientId {
-        &self.client_id
+        &self.inner.client_id
     }
 
     /// How the client authenticates.
     pub fn auth(&self) -> &ClientAuth {
-        &self.auth
+        &self.inner.auth
     }
 
     /// The token endpoint, if one was set.
     pub fn token_endpoint(&self) -> Option<&EndpointUrl> {
-        self.token_endpoint.as_ref()
+        self.inner.token_endpoint.as_ref()
     }
 
     /// Whether this is a public client (no client authentication).
     pub fn is_public(&self) -> bool {
-        matches!(self.auth, ClientAuth::None)
+        matches!(self.inner.auth, ClientAuth::None)
     }
 
     /// Starts the client credentials grant (RFC 6749 §4.4).
@@ -108,9 +131,12 @@ impl Client {
     }
 
     fn require_token_endpoint(&self) -> Result<&EndpointUrl, Error> {
-        self.token_endpoint.as_ref().ok_or(Error::MissingEndpoint {
-            endpoint: "token_endpoint",
-        })
+        self.inner
+            .token_endpoint
+            .as_ref()
+            .ok_or(Error::MissingEndpoint {
+                endpoint: "token_endpoint",
+            })
     }
 
     /// Builds a token endpoint request (RFC 6749 §3.2): a form POST of
@@ -122,18 +148,18 @@ impl Client {
         let endpoint = self.require_token_endpoint()?;
         let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
         form.extend_pairs(params);
-        let authorization = match &self.auth {
+        let authorization = match &self.inner.auth {
             ClientAuth::None => {
-                form.append_pair("client_id", self.client_id.as_str());
+                form.append_pair("client_id", self.inner.client_id.as_str());
                 None
             }
             ClientAuth::ClientSecretPost(secret) => {
-                form.append_pair("client_id", self.client_id.as_str());
+                form.append_pair("client_id", self.inner.client_id.as_str());
                 form.append_pair("client_secret", secret.secret());
                 None
             }
             ClientAuth::ClientSecretBasic(secret) => {
-                Some(basic_authorization(&self.client_id, secret))
+                Some(basic_authorization(&self.inner.client_id, secret))
             }
         };
         Ok(form_post(
@@ -242,6 +268,19 @@ mod tests {
                 endpoint: "token_endpoint"
             })
         ));
+    }
+
+    #[test]
+    fn clients_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + 'static>(_: &T) {}
+        let client = Client::new(ClientId::new("svc"), ClientAuth::None);
+        shareable(&client);
+        // Setting an endpoint on a clone leaves the original alone.
+        let with_endpoint = client
+            .clone()
+            .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
+        assert!(client.token_endpoint().is_none());
+        assert!(with_endpoint.token_endpoint().is_some());
     }
 
     #[test]

@@ -312,17 +312,23 @@ const SECRET_MARKERS: [&str; 5] = ["token", "secret", "password", "code", "asser
 const TOKEN_LIKE_RUN: usize = 20;
 
 fn safe_excerpt(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let trimmed = text.trim();
-    let lower = trimmed.to_ascii_lowercase();
-    let json_like = trimmed.starts_with(['"', '[', '{']);
+    // Only the start of the body can be quoted; look at a little more than
+    // that, so a token that straddles the cut is still seen. Control
+    // characters go first: removed, they would join the pieces of a token or
+    // a marker word that the checks below must see whole.
+    let window = MalformedResponse::MAX_EXCERPT + TOKEN_LIKE_RUN;
+    let head = body.get(..window * 4).unwrap_or(body);
+    let text = clean_text(String::from_utf8_lossy(head).trim(), window);
+    let text = text.trim();
+    let lower = text.to_ascii_lowercase();
+    let json_like = text.starts_with(['"', '[', '{']);
     if json_like
         || SECRET_MARKERS.iter().any(|marker| lower.contains(marker))
-        || has_token_like_run(trimmed)
+        || has_token_like_run(text)
     {
         return None;
     }
-    let excerpt = clean_text(trimmed, MalformedResponse::MAX_EXCERPT);
+    let excerpt = clean_text(text, MalformedResponse::MAX_EXCERPT);
     (!excerpt.is_empty()).then_some(excerpt)
 }
 
@@ -403,6 +409,18 @@ mod tests {
     }
 
     #[test]
+    fn tokens_straddling_the_excerpt_cut_are_seen() {
+        let mut body = "x "
+            .repeat(MalformedResponse::MAX_EXCERPT / 2 - 4)
+            .into_bytes();
+        body.extend_from_slice(b"2YotnFZFEjr1zCsicMWpAA");
+        assert_eq!(
+            MalformedResponse::with_excerpt(500, "x", &body).excerpt,
+            None
+        );
+    }
+
+    #[test]
     fn excerpt_is_bounded_and_cleaned() {
         let body = format!("<html>\n<body>{}</body>", "é".repeat(200));
         let malformed = MalformedResponse::with_excerpt(502, "not json", body.as_bytes());
@@ -420,6 +438,9 @@ mod tests {
             b"\"2YotnFZFEjr1zCsicMWpAA\"",
             b"unauthorized: 2YotnFZFEjr1zCsicMWpAA",
             b"eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl",
+            // Control characters must not split a token or a word past the checks.
+            b"<html>Bearer 2YotnFZFEj\x00r1zCsicMWpAA rejected</html>",
+            b"<html>Invalid pass\x07word</html>",
         ] {
             assert_eq!(
                 MalformedResponse::with_excerpt(200, "x", body).excerpt,

@@ -41,10 +41,10 @@ pub(crate) fn form_post(
     request
 }
 
-/// The media type of a response (`type/subtype`, lower-cased, parameters
-/// dropped), or `None` without a usable `Content-Type` header.
-pub(crate) fn media_type(response: &HttpResponse) -> Option<String> {
+/// The media type of a response (`type/subtype`, parameters dropped; compare
+/// it ignoring case), or `None` without a usable `Content-Type` header.
+pub(crate) fn media_type(response: &HttpResponse) -> Option<&str> {
     let value = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
     let media = value.split(';').next().unwrap_or_default().trim();
-    (!media.is_empty()).then(|| media.to_ascii_lowercase())
+    (!media.is_empty()).then_some(media)
 }

@@ -22,6 +22,8 @@
 //! one of two `access_token`s is how confusion attacks start).
 
 use core::fmt;
+use core::marker::PhantomData;
+use std::borrow::Cow;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
@@ -33,15 +35,44 @@ use crate::http::{FORM_CONTENT_TYPE, HttpResponse, media_type};
 /// bodies when reading them; this holds for bodies handed in by hand too.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// A JSON object (or form body) decoded from a response, with its status.
-pub(crate) struct Fields {
+/// Where [`decode`] stores the top-level fields of a response, other than
+/// the RFC 6749 §5.2 error fields, which it handles itself.
+///
+/// A typed parser implements this with one slot per field it knows, so no
+/// intermediate map is built; `Map<String, Value>` keeps everything.
+pub(crate) trait FieldSink: Default {
+    /// Stores `value` under `key`; `false` when `key` was stored already.
+    fn insert(&mut self, key: &str, value: Value) -> bool;
+}
+
+impl FieldSink for Map<String, Value> {
+    fn insert(&mut self, key: &str, value: Value) -> bool {
+        if self.contains_key(key) {
+            return false;
+        }
+        Map::insert(self, key.to_owned(), value);
+        true
+    }
+}
+
+/// Stores `value` in an empty `slot`; `false` when it was filled already.
+pub(crate) fn fill(slot: &mut Option<Value>, value: Value) -> bool {
+    if slot.is_some() {
+        return false;
+    }
+    *slot = Some(value);
+    true
+}
+
+/// A successful response's fields, with its status.
+pub(crate) struct Decoded<S> {
     pub(crate) status: u16,
-    pub(crate) map: Map<String, Value>,
+    pub(crate) fields: S,
 }
 
 /// Decodes an endpoint response into its top-level fields, or the typed error
 /// it carries. See the module docs for what is tolerated.
-pub(crate) fn decode(response: &HttpResponse) -> Result<Fields, Error> {
+pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>, Error> {
     let status = response.status().as_u16();
     let body = response.body().as_slice();
     if body.len() > MAX_BODY {
@@ -58,7 +89,7 @@ pub(crate) fn decode(response: &HttpResponse) -> Result<Fields, Error> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let media = media_type(response);
 
-    let map = match start.and_then(|i| body.get(i)) {
+    let top: Top<S> = match start.and_then(|i| body.get(i)) {
         None => {
             return Err(MalformedResponse::without_excerpt(
                 status,
@@ -67,20 +98,38 @@ pub(crate) fn decode(response: &HttpResponse) -> Result<Fields, Error> {
             .into());
         }
         Some(b'{') => parse_json_object(status, body)?,
-        Some(_) if looks_like_form(media.as_deref(), body) => parse_form(status, body)?,
+        Some(_) if looks_like_form(media, body) => parse_form(body),
         Some(_) => {
-            let what = media.as_deref().unwrap_or("unlabelled");
+            let what = media.unwrap_or("unlabelled");
             return Err(MalformedResponse::with_excerpt(
                 status,
-                format!("http {status} with a {what} body that is neither json nor form-encoded"),
+                format!(
+                    "http {status} with a {} body that is neither json nor form-encoded",
+                    clean_text(what, 64)
+                ),
                 body,
             )
             .into());
         }
     };
+    if let Some(key) = top.duplicate {
+        return Err(MalformedResponse::without_excerpt(
+            status,
+            format!("field {:?} appears more than once", clean_text(&key, 64)),
+        )
+        .into());
+    }
 
-    if let Some(error) = map.get("error") {
-        return Err(error_response(status, error, &map)?.into());
+    let Top {
+        mut fields,
+        error,
+        error_description,
+        error_uri,
+        ..
+    } = top;
+    // `"error": null` is how some APIs say "no error" on success.
+    if let Some(error) = error.filter(|e| !e.is_null()) {
+        return Err(error_response(status, error, error_description, error_uri)?.into());
     }
     if !(200..300).contains(&status) {
         return Err(MalformedResponse::with_excerpt(
@@ -90,131 +139,185 @@ pub(crate) fn decode(response: &HttpResponse) -> Result<Fields, Error> {
         )
         .into());
     }
-    Ok(Fields { status, map })
+    // Without an `error`, these two are ordinary fields; each was seen once,
+    // and the sink never saw them, so the inserts cannot collide.
+    for (key, value) in [
+        ("error_description", error_description),
+        ("error_uri", error_uri),
+    ] {
+        if let Some(value) = value {
+            fields.insert(key, value);
+        }
+    }
+    Ok(Decoded { status, fields })
 }
 
 /// A form body is taken as such when labelled so, or when it is unlabelled or
 /// `text/plain` and made only of form characters with at least one `=`.
 fn looks_like_form(media: Option<&str>, body: &[u8]) -> bool {
     match media {
-        Some(FORM_CONTENT_TYPE) => true,
-        None | Some("text/plain") => {
-            let body = body.trim_ascii();
-            body.contains(&b'=') && body.iter().all(|b| b.is_ascii_graphic())
-        }
+        Some(media) if media.eq_ignore_ascii_case(FORM_CONTENT_TYPE) => true,
+        None => plausible_form(body),
+        Some(media) if media.eq_ignore_ascii_case("text/plain") => plausible_form(body),
         Some(_) => false,
     }
 }
 
+fn plausible_form(body: &[u8]) -> bool {
+    let body = body.trim_ascii();
+    body.contains(&b'=') && body.iter().all(|b| b.is_ascii_graphic())
+}
+
 fn error_response(
     status: u16,
-    error: &Value,
-    map: &Map<String, Value>,
+    error: Value,
+    description: Option<Value>,
+    uri: Option<Value>,
 ) -> Result<ErrorResponse, Error> {
-    let Value::String(code) = error else {
-        return Err(
-            MalformedResponse::without_excerpt(status, "field \"error\" is not a string").into(),
-        );
+    let code = match string_field(status, "error", Some(error))? {
+        // RFC 6749 §5.2: the code is one or more characters.
+        Some(code) if !code.is_empty() => code,
+        _ => {
+            return Err(
+                MalformedResponse::without_excerpt(status, "field \"error\" is empty").into(),
+            );
+        }
     };
-    let description = optional_str(status, map, "error_description")?;
-    let uri = optional_str(status, map, "error_uri")?;
+    let description = string_field(status, "error_description", description)?;
+    let uri = string_field(status, "error_uri", uri)?;
     Ok(ErrorResponse::new(
-        ErrorCode::from_wire(code),
-        description,
-        uri,
+        ErrorCode::from_wire(&code),
+        description.as_deref(),
+        uri.as_deref(),
         status,
     ))
 }
 
-/// A top-level JSON object that remembers the first duplicate key it met.
-struct Object {
-    map: Map<String, Value>,
+/// A top-level object: the error fields, everything else in the sink, and
+/// the first duplicate key met.
+struct Top<S> {
+    fields: S,
+    error: Option<Value>,
+    error_description: Option<Value>,
+    error_uri: Option<Value>,
     duplicate: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for Object {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor;
+impl<S: FieldSink> Top<S> {
+    fn new() -> Self {
+        Top {
+            fields: S::default(),
+            error: None,
+            error_description: None,
+            error_uri: None,
+            duplicate: None,
+        }
+    }
 
-        impl<'de> Visitor<'de> for ObjectVisitor {
-            type Value = Object;
+    fn insert(&mut self, key: &str, value: Value) {
+        let fresh = match key {
+            "error" => fill(&mut self.error, value),
+            "error_description" => fill(&mut self.error_description, value),
+            "error_uri" => fill(&mut self.error_uri, value),
+            _ => self.fields.insert(key, value),
+        };
+        if !fresh && self.duplicate.is_none() {
+            self.duplicate = Some(key.to_owned());
+        }
+    }
+}
+
+/// An object key, borrowed from the body when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+
+            fn visit_string<E>(self, key: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de, S: FieldSink> Deserialize<'de> for Top<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TopVisitor<S>(PhantomData<S>);
+
+        impl<'de, S: FieldSink> Visitor<'de> for TopVisitor<S> {
+            type Value = Top<S>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a json object")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Object, A::Error> {
-                let mut map = Map::new();
-                let mut duplicate = None;
-                while let Some(key) = access.next_key::<String>()? {
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Top<S>, A::Error> {
+                let mut top = Top::new();
+                while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
                     let value: Value = access.next_value()?;
-                    if map.contains_key(&key) {
-                        duplicate.get_or_insert(key);
-                    } else {
-                        map.insert(key, value);
-                    }
+                    top.insert(&key, value);
                 }
-                Ok(Object { map, duplicate })
+                Ok(top)
             }
         }
 
-        deserializer.deserialize_map(ObjectVisitor)
+        deserializer.deserialize_map(TopVisitor(PhantomData))
     }
 }
 
-fn parse_json_object(status: u16, body: &[u8]) -> Result<Map<String, Value>, Error> {
-    match serde_json::from_slice::<Object>(body) {
-        Ok(Object {
-            duplicate: Some(key),
-            ..
-        }) => Err(MalformedResponse::without_excerpt(
-            status,
-            format!("field {:?} appears more than once", clean_text(&key, 64)),
-        )
-        .into()),
-        Ok(Object { map, .. }) => Ok(map),
+fn parse_json_object<S: FieldSink>(status: u16, body: &[u8]) -> Result<Top<S>, Error> {
+    serde_json::from_slice::<Top<S>>(body).map_err(|e| {
         // serde_json's own messages can quote the offending value, which may
         // be a token: report only the kind of failure and where it happened.
-        Err(e) => {
-            let what = match e.classify() {
-                serde_json::error::Category::Eof => "truncated json",
-                serde_json::error::Category::Syntax => "invalid json",
-                serde_json::error::Category::Data | serde_json::error::Category::Io => {
-                    "json that is not an object"
-                }
-            };
-            Err(MalformedResponse::without_excerpt(
-                status,
-                format!("{what} at line {} column {}", e.line(), e.column()),
-            )
-            .into())
-        }
-    }
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "truncated json",
+            serde_json::error::Category::Syntax => "invalid json",
+            serde_json::error::Category::Data | serde_json::error::Category::Io => {
+                "json that is not an object"
+            }
+        };
+        MalformedResponse::without_excerpt(
+            status,
+            format!("{what} at line {} column {}", e.line(), e.column()),
+        )
+        .into()
+    })
 }
 
-fn parse_form(status: u16, body: &[u8]) -> Result<Map<String, Value>, Error> {
-    let mut map = Map::new();
+fn parse_form<S: FieldSink>(body: &[u8]) -> Top<S> {
+    let mut top = Top::new();
     for (key, value) in form_urlencoded::parse(body.trim_ascii()) {
-        if map.contains_key(key.as_ref()) {
-            return Err(MalformedResponse::without_excerpt(
-                status,
-                format!("field {:?} appears more than once", clean_text(&key, 64)),
-            )
-            .into());
-        }
-        map.insert(key.into_owned(), Value::String(value.into_owned()));
+        top.insert(&key, Value::String(value.into_owned()));
     }
-    Ok(map)
+    top
 }
 
-/// An optional string field: absent and `null` are `None`; any other type is
-/// an error naming the field.
-pub(crate) fn optional_str<'a>(
+/// A string field: absent and `null` are `None`; any other type is an error
+/// naming the field. The string is moved out, not copied.
+pub(crate) fn string_field(
     status: u16,
-    map: &'a Map<String, Value>,
     field: &str,
-) -> Result<Option<&'a str>, Error> {
-    match map.get(field) {
+    value: Option<Value>,
+) -> Result<Option<String>, Error> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(MalformedResponse::without_excerpt(
@@ -237,11 +340,17 @@ mod tests {
         builder.body(body.to_vec()).unwrap()
     }
 
+    type Fields = Decoded<Map<String, Value>>;
+
+    fn decode(response: &HttpResponse) -> Result<Fields, Error> {
+        super::decode(response)
+    }
+
     fn malformed(result: Result<Fields, Error>) -> MalformedResponse {
         match result {
             Err(Error::MalformedResponse(m)) => m,
             Err(other) => panic!("expected MalformedResponse, got {other:?}"),
-            Ok(fields) => panic!("expected MalformedResponse, got {:?}", fields.map),
+            Ok(decoded) => panic!("expected MalformedResponse, got {:?}", decoded.fields),
         }
     }
 
@@ -255,14 +364,14 @@ mod tests {
             None,
         ] {
             let fields = decode(&response(200, content_type, br#"{"a":"b"}"#)).unwrap();
-            assert_eq!(fields.map["a"], "b", "{content_type:?}");
+            assert_eq!(fields.fields["a"], "b", "{content_type:?}");
         }
     }
 
     #[test]
     fn byte_order_mark_and_whitespace_are_skipped() {
         let fields = decode(&response(200, None, b"\xEF\xBB\xBF \n{\"a\":1}\n")).unwrap();
-        assert_eq!(fields.map["a"], 1);
+        assert_eq!(fields.fields["a"], 1);
     }
 
     #[test]
@@ -285,16 +394,16 @@ mod tests {
             b"a=1&b=x+y%21",
         ))
         .unwrap();
-        assert_eq!(fields.map["a"], "1");
-        assert_eq!(fields.map["b"], "x y!");
+        assert_eq!(fields.fields["a"], "1");
+        assert_eq!(fields.fields["b"], "x y!");
         assert_eq!(
             decode(&response(200, Some("text/plain"), b"a=1"))
                 .unwrap()
-                .map["a"],
+                .fields["a"],
             "1"
         );
         assert_eq!(
-            decode(&response(200, None, b"a=1\n")).unwrap().map["a"],
+            decode(&response(200, None, b"a=1\n")).unwrap().fields["a"],
             "1"
         );
         // Prose is not a form, even with an '='.
@@ -331,6 +440,22 @@ mod tests {
             br#"{"error":"x","error_description":["a"]}"#,
         )));
         assert_eq!(m.reason, "field \"error_description\" is not a string");
+    }
+
+    #[test]
+    fn empty_error_codes_are_malformed_and_null_ones_absent() {
+        let m = malformed(decode(&response(400, None, br#"{"error":""}"#)));
+        assert_eq!(m.reason, "field \"error\" is empty");
+        let m = malformed(decode(&response(200, None, b"error=&error_description=x")));
+        assert_eq!(m.reason, "field \"error\" is empty");
+        let fields = decode(&response(
+            200,
+            None,
+            br#"{"a":1,"error":null,"error_description":"none"}"#,
+        ))
+        .unwrap();
+        assert_eq!(fields.fields["a"], 1);
+        assert_eq!(fields.fields["error_description"], "none");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `expires_in` | a string of digits (`"3600"`) | Azure AD v1, PayPal, NetDocuments |
 //! | `expires_in` | `null` (read as absent) | assorted |
-//! | `token_type` | missing (read as `Bearer`) | LinkedIn, Slack, VK |
+//! | `token_type` | missing or empty (read as `Bearer`) | LinkedIn, Slack, VK |
 //! | `token_type` | any letter case (`bearer`) | GitHub; RFC 6749 §5.1 says case-insensitive |
 //! | `scope` | comma-separated (`repo,gist`) when it has no space | GitHub |
 //!
@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, MalformedResponse};
 use crate::http::HttpResponse;
-use crate::response::{decode, optional_str};
+use crate::response::{Decoded, FieldSink, decode, fill, string_field};
 use crate::time::UnixTime;
 use crate::types::{AccessToken, RefreshToken, Scope};
 
@@ -176,40 +176,25 @@ impl fmt::Debug for TokenSet {
 /// assert_eq!(tokens.scopes.unwrap().len(), 2);
 /// ```
 pub fn parse_token_response(response: &HttpResponse, now: UnixTime) -> Result<TokenSet, Error> {
-    let fields = decode(response)?;
-    let status = fields.status;
-    let mut map = fields.map;
-
-    let access_token = match map.remove("access_token") {
-        Some(Value::String(token)) if !token.is_empty() => AccessToken::new(token),
-        Some(Value::String(_)) => return Err(malformed(status, "field \"access_token\" is empty")),
-        None | Some(Value::Null) => {
-            return Err(malformed(status, "field \"access_token\" is missing"));
-        }
-        Some(_) => return Err(malformed(status, "field \"access_token\" is not a string")),
+    let Decoded { status, fields } = decode::<TokenFields>(response)?;
+    let access_token = match string_field(status, "access_token", fields.access_token)? {
+        Some(token) if !token.is_empty() => AccessToken::new(token),
+        Some(_) => return Err(malformed(status, "field \"access_token\" is empty")),
+        None => return Err(malformed(status, "field \"access_token\" is missing")),
     };
-    let token_type = match optional_str(status, &map, "token_type")? {
-        Some(token_type) => TokenType::from_wire(token_type),
-        None => TokenType::Bearer,
+    let token_type = match string_field(status, "token_type", fields.token_type)? {
+        Some(token_type) if !token_type.is_empty() => TokenType::from_wire(&token_type),
+        _ => TokenType::Bearer,
     };
     let expires_at =
-        expires_in(status, map.get("expires_in"))?.map(|secs| now.saturating_add_secs(secs));
-    let refresh_token = optional_str(status, &map, "refresh_token")?
+        expires_in(status, fields.expires_in.as_ref())?.map(|secs| now.saturating_add_secs(secs));
+    let refresh_token = string_field(status, "refresh_token", fields.refresh_token)?
         .filter(|t| !t.is_empty())
         .map(RefreshToken::new);
-    let scopes = optional_str(status, &map, "scope")?.map(split_scopes);
-    let id_token = optional_str(status, &map, "id_token")?
+    let scopes = string_field(status, "scope", fields.scope)?.map(|s| split_scopes(&s));
+    let id_token = string_field(status, "id_token", fields.id_token)?
         .filter(|t| !t.is_empty())
-        .map(|t| RawIdToken(t.to_owned()));
-    for known in [
-        "token_type",
-        "expires_in",
-        "refresh_token",
-        "scope",
-        "id_token",
-    ] {
-        map.remove(known);
-    }
+        .map(RawIdToken);
     Ok(TokenSet {
         access_token,
         token_type,
@@ -218,8 +203,36 @@ pub fn parse_token_response(response: &HttpResponse, now: UnixTime) -> Result<To
         scopes,
         id_token,
         received_at: now,
-        extra: map,
+        extra: fields.extra,
     })
+}
+
+/// The fields of a token response, each in its own slot, with the rest kept
+/// in `extra`: one pass over the body, no intermediate map.
+#[derive(Default)]
+struct TokenFields {
+    access_token: Option<Value>,
+    token_type: Option<Value>,
+    expires_in: Option<Value>,
+    refresh_token: Option<Value>,
+    scope: Option<Value>,
+    id_token: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+impl FieldSink for TokenFields {
+    fn insert(&mut self, key: &str, value: Value) -> bool {
+        let slot = match key {
+            "access_token" => &mut self.access_token,
+            "token_type" => &mut self.token_type,
+            "expires_in" => &mut self.expires_in,
+            "refresh_token" => &mut self.refresh_token,
+            "scope" => &mut self.scope,
+            "id_token" => &mut self.id_token,
+            _ => return FieldSink::insert(&mut self.extra, key, value),
+        };
+        fill(slot, value)
+    }
 }
 
 fn malformed(status: u16, reason: &str) -> Error {
