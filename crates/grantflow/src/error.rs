@@ -312,10 +312,18 @@ const SECRET_MARKERS: [&str; 5] = ["token", "secret", "password", "code", "asser
 const TOKEN_LIKE_RUN: usize = 20;
 
 fn safe_excerpt(body: &[u8]) -> Option<String> {
-    // Only the start of the body can be quoted; look at a little more than
-    // that, so a token that straddles the cut is still seen. Control
-    // characters go first: removed, they would join the pieces of a token or
-    // a marker word that the checks below must see whole.
+    // A body that names a credential anywhere is never quoted. Then: only
+    // the start of the body can be quoted; look at a little more than that,
+    // so a token that straddles the cut is still seen. Control characters go
+    // first: removed, they would join the pieces of a token or a marker word
+    // that the checks below must see whole.
+    let anywhere = String::from_utf8_lossy(body).to_ascii_lowercase();
+    if SECRET_MARKERS
+        .iter()
+        .any(|marker| anywhere.contains(marker))
+    {
+        return None;
+    }
     let window = MalformedResponse::MAX_EXCERPT + TOKEN_LIKE_RUN;
     let head = body.get(..window * 4).unwrap_or(body);
     let text = clean_text(String::from_utf8_lossy(head).trim(), window);
@@ -406,6 +414,16 @@ mod tests {
         assert!(description.starts_with("bad[2Jxxx"));
         assert_eq!(description.len(), ErrorResponse::MAX_TEXT);
         assert_eq!(response.uri.as_deref(), Some("https://example.com/err"));
+    }
+
+    #[test]
+    fn a_marker_word_anywhere_in_the_body_withholds_the_excerpt() {
+        let mut body = "<html>".repeat(100).into_bytes();
+        body.extend_from_slice(b"invalid TOKEN");
+        assert_eq!(
+            MalformedResponse::with_excerpt(500, "x", &body).excerpt,
+            None
+        );
     }
 
     #[test]
