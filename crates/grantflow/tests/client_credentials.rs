@@ -53,27 +53,31 @@ fn json_response(status: u16, body: &str) -> grantflow::HttpResponse {
 
 #[test]
 fn rfc6749_section_4_4_2_request_with_client_secret_basic() {
-    // RFC 6749 §4.4.2:
+    // RFC 6749 §4.4.2, byte for byte:
     //   POST /token HTTP/1.1
     //   Host: server.example.com
     //   Authorization: Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW
     //   Content-Type: application/x-www-form-urlencoded
     //
     //   grant_type=client_credentials
-    // (The RFC's example header encodes a different secret than §2.3.1's; this
-    // uses §2.3.1's id and secret and its header value.)
-    let request = request_of(basic().client_credentials().unwrap());
+    // (the header decodes to the client id "s6BhdRkqt3" and secret "gX1fBat3bV").
+    let client = client(ClientAuth::ClientSecretBasic(ClientSecret::new(
+        "gX1fBat3bV",
+    )));
+    let request = request_of(client.client_credentials().unwrap());
     assert_eq!(request.method(), "POST");
     assert_eq!(request.uri(), TOKEN_URL);
     assert_eq!(
         header(&request, "authorization"),
-        Some("Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3")
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW")
     );
     assert!(request.headers()["authorization"].is_sensitive());
     assert_eq!(
         header(&request, "content-type"),
         Some("application/x-www-form-urlencoded")
     );
+    // Not in the RFC's example, and what keeps GitHub from answering in form
+    // encoding: ask for JSON.
     assert_eq!(header(&request, "accept"), Some("application/json"));
     assert_eq!(request.headers().len(), 3);
     assert_eq!(body(&request), "grant_type=client_credentials");
