@@ -70,8 +70,11 @@ impl EndpointUrl {
             "https" if url.host().is_some() => {}
             "http" if is_loopback(&url) => {}
             "http" | "https" => {
+                // The query is left out of the error: it may carry a key.
+                let mut shown = url;
+                shown.set_query(None);
                 return Err(Error::InsecureUrl {
-                    url: url.to_string(),
+                    url: shown.to_string(),
                 });
             }
             _ => {
@@ -190,6 +193,14 @@ mod tests {
                 matches!(EndpointUrl::parse(bad), Err(Error::InvalidUrl { .. })),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn insecure_url_error_leaves_the_query_out() {
+        match EndpointUrl::parse("http://as.example.com/token?api_key=hunter2") {
+            Err(Error::InsecureUrl { url }) => assert_eq!(url, "http://as.example.com/token"),
+            other => panic!("{other:?}"),
         }
     }
 
