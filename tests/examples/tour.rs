@@ -7,10 +7,8 @@
 
 use std::process::ExitCode;
 
-use grantflow::{Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Flow, Scope};
-use grantflow_tests::provider::{
-    API_RESOURCE, CC_BASIC, CC_POST, Provider, TestClient, UNGRANTED_SCOPE,
-};
+use grantflow::{Flow, Scope};
+use grantflow_tests::provider::{API_RESOURCE, CC_BASIC, CC_POST, Provider, UNGRANTED_SCOPE};
 use grantflow_tests::redact::{request_line, response_line};
 use grantflow_ureq::{Event, HttpClient, drive_observed, now};
 
@@ -27,27 +25,13 @@ fn run<F: Flow>(http: &HttpClient, flow: F) -> Result<F::Output, grantflow_ureq:
     })
 }
 
-fn confidential(provider: &Provider, client: TestClient, secret: &str) -> Result<Client, Failure> {
-    let secret = ClientSecret::new(secret);
-    let auth = match client.auth_method {
-        "client_secret_post" => ClientAuth::ClientSecretPost(secret),
-        _ => ClientAuth::ClientSecretBasic(secret),
-    };
-    Ok(Client::new(ClientId::new(client.id), auth)
-        .with_token_endpoint(EndpointUrl::parse(&provider.token_endpoint())?))
-}
-
 fn client_credentials(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
     for test_client in [CC_BASIC, CC_POST] {
         println!(
             "\nclient credentials (RFC 6749 §4.4), {}",
             test_client.auth_method
         );
-        let client = confidential(
-            provider,
-            test_client,
-            test_client.secret.unwrap_or_default(),
-        )?;
+        let client = provider.client(test_client)?;
         let flow = client
             .client_credentials()?
             .scope(Scope::new("api:read")?)
@@ -69,11 +53,14 @@ fn client_credentials(provider: &Provider, http: &HttpClient) -> Result<(), Fail
     }
 
     println!("\nclient credentials with a wrong secret");
-    let flow = confidential(provider, CC_BASIC, "not-the-secret")?.client_credentials()?;
+    let flow = provider
+        .client_with_secret(CC_BASIC, "not-the-secret")?
+        .client_credentials()?;
     expect_oauth_error(run(http, flow), "invalid_client")?;
 
     println!("\nclient credentials asking for a scope the client may not have");
-    let flow = confidential(provider, CC_BASIC, CC_BASIC.secret.unwrap_or_default())?
+    let flow = provider
+        .client(CC_BASIC)?
         .client_credentials()?
         .scope(Scope::new(UNGRANTED_SCOPE)?);
     expect_oauth_error(run(http, flow), "invalid_scope")?;

@@ -811,3 +811,39 @@ impl<'a> Browser<'a> {
         })
     }
 }
+
+/// grantflow clients for the registered test clients.
+impl Provider {
+    /// A grantflow [`Client`](grantflow::Client) for `test_client` at this provider: its id,
+    /// its registered authentication method and secret, and this provider's token endpoint.
+    pub fn client(&self, test_client: TestClient) -> Result<grantflow::Client, HarnessError> {
+        self.client_with_secret(test_client, test_client.secret.unwrap_or_default())
+    }
+
+    /// [`Provider::client`], authenticating with `secret` in place of the registered one
+    /// (ignored for a public client): for tests of a wrong secret.
+    pub fn client_with_secret(
+        &self,
+        test_client: TestClient,
+        secret: &str,
+    ) -> Result<grantflow::Client, HarnessError> {
+        use grantflow::{ClientAuth, ClientSecret};
+        let auth = match test_client.auth_method {
+            "client_secret_basic" => ClientAuth::ClientSecretBasic(ClientSecret::new(secret)),
+            "client_secret_post" => ClientAuth::ClientSecretPost(ClientSecret::new(secret)),
+            "none" => ClientAuth::None,
+            other => {
+                return Err(HarnessError::new(format!(
+                    "{}: unknown auth method {other}",
+                    test_client.id
+                )));
+            }
+        };
+        let token_endpoint = grantflow::EndpointUrl::parse(&self.token_endpoint())
+            .map_err(|e| HarnessError::new(format!("token endpoint: {e}")))?;
+        Ok(
+            grantflow::Client::new(grantflow::ClientId::new(test_client.id), auth)
+                .with_token_endpoint(token_endpoint),
+        )
+    }
+}

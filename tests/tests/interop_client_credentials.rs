@@ -6,27 +6,11 @@
 // Test code: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use grantflow::{
-    Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, ErrorCode, Scope, TokenType,
-};
+use grantflow::{ErrorCode, Scope, TokenType};
 use grantflow_tests::provider::{
-    self, API_RESOURCE, CC_BASIC, CC_POST, CC_SPECIAL, Provider, TestClient, UNGRANTED_SCOPE,
+    self, API_RESOURCE, CC_BASIC, CC_POST, CC_SPECIAL, Provider, UNGRANTED_SCOPE,
 };
 use grantflow_ureq::{Error, HttpClient, drive, now};
-
-fn client(provider: &Provider, test_client: TestClient, secret: &str) -> Client {
-    let auth = match test_client.auth_method {
-        "client_secret_basic" => ClientAuth::ClientSecretBasic(ClientSecret::new(secret)),
-        "client_secret_post" => ClientAuth::ClientSecretPost(ClientSecret::new(secret)),
-        other => panic!("not a confidential client: {other}"),
-    };
-    Client::new(ClientId::new(test_client.id), auth)
-        .with_token_endpoint(EndpointUrl::parse(&provider.token_endpoint()).unwrap())
-}
-
-fn registered(provider: &Provider, test_client: TestClient) -> Client {
-    client(provider, test_client, test_client.secret.unwrap())
-}
 
 /// Asks the provider's introspection endpoint (RFC 7662) about `token`,
 /// authenticating as `CC_POST`.
@@ -57,7 +41,9 @@ fn oauth_error(result: Result<grantflow::TokenSet, Error>) -> grantflow::ErrorRe
 fn client_secret_basic_obtains_a_token() {
     let provider = Provider::shared();
     let before = now();
-    let flow = registered(provider, CC_BASIC)
+    let flow = provider
+        .client(CC_BASIC)
+        .unwrap()
         .client_credentials()
         .unwrap()
         .scope(Scope::new("api:read").unwrap());
@@ -88,7 +74,9 @@ fn client_secret_basic_obtains_a_token() {
 #[test]
 fn client_secret_post_obtains_a_token() {
     let provider = Provider::shared();
-    let flow = registered(provider, CC_POST)
+    let flow = provider
+        .client(CC_POST)
+        .unwrap()
         .client_credentials()
         .unwrap()
         .scopes([
@@ -109,7 +97,9 @@ fn basic_credentials_are_form_urlencoded_as_rfc6749_requires() {
     let provider = Provider::shared();
     let tokens = drive(
         &HttpClient::new(),
-        registered(provider, CC_SPECIAL)
+        provider
+            .client(CC_SPECIAL)
+            .unwrap()
             .client_credentials()
             .unwrap(),
     )
@@ -122,7 +112,9 @@ fn basic_credentials_are_form_urlencoded_as_rfc6749_requires() {
 fn wrong_secret_is_invalid_client() {
     let provider = Provider::shared();
     for test_client in [CC_BASIC, CC_POST] {
-        let flow = client(provider, test_client, "not-the-secret")
+        let flow = provider
+            .client_with_secret(test_client, "not-the-secret")
+            .unwrap()
             .client_credentials()
             .unwrap();
         let error = oauth_error(drive(&HttpClient::new(), flow));
@@ -134,7 +126,9 @@ fn wrong_secret_is_invalid_client() {
 #[test]
 fn a_scope_the_client_may_not_have_is_invalid_scope() {
     let provider = Provider::shared();
-    let flow = registered(provider, CC_BASIC)
+    let flow = provider
+        .client(CC_BASIC)
+        .unwrap()
         .client_credentials()
         .unwrap()
         .scope(Scope::new(UNGRANTED_SCOPE).unwrap());
@@ -148,7 +142,9 @@ fn resource_indicators_reach_the_server() {
     // RFC 8707: the registered resource is granted; any other is refused
     // with invalid_target.
     let provider = Provider::shared();
-    let flow = registered(provider, CC_BASIC)
+    let flow = provider
+        .client(CC_BASIC)
+        .unwrap()
         .client_credentials()
         .unwrap()
         .scope(Scope::new("api:write").unwrap())
@@ -157,7 +153,9 @@ fn resource_indicators_reach_the_server() {
     let info = introspect(provider, tokens.access_token.secret());
     assert_eq!(info["aud"], API_RESOURCE, "{info}");
 
-    let flow = registered(provider, CC_BASIC)
+    let flow = provider
+        .client(CC_BASIC)
+        .unwrap()
         .client_credentials()
         .unwrap()
         .resource(url::Url::parse("https://elsewhere.example/").unwrap());
