@@ -38,6 +38,16 @@
 //   POST /interaction/:uid/confirm  grants everything asked  -> 303 back to the authorization
 //   POST /interaction/:uid/abort    End-User says no         -> 303 back, ends in access_denied
 //
+// Signing key rotation (test-only, like the interaction routes):
+//
+//   POST /test/rotate-keys  -> 200 JSON {kids: [<RS256 kid>, <ES256 kid>], published: [...]}
+//
+// generates a fresh RS256 and a fresh ES256 key and makes them the provider's signing keys, in
+// the running process (sessions, grants, codes and tokens survive): every ID token signed from
+// then on carries a new `kid`. As real providers do when they rotate, the previous keys stay
+// published at jwks_uri (after the new ones), so tokens signed before the rotation still verify.
+// `published` lists every kid now at jwks_uri, newest first.
+//
 // The device flow's user code pages are oidc-provider's own (`/device`): GET it for the `xsrf`
 // token (`<input type="hidden" name="xsrf" value="...">`, tied to the `_session` cookie), then
 // POST form `xsrf`, `user_code` and `confirm=yes` (or `abort=yes`) to `/device`; that leads into
@@ -45,10 +55,13 @@
 // `DEVICE_FLOW_SUCCESS`, or `DEVICE_FLOW_ABORTED` after an abort. A wrong, expired or used code
 // re-renders the code form (still 200) with `DEVICE_FLOW_ERROR: <why>`.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
+// Internal (oidc-provider has no public key rotation API; the version is pinned, so this is
+// stable): builds the provider's keystore and the JWKS it serves from a JWK Set.
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 
 const REDIRECT_URI = 'http://127.0.0.1/callback';
 
@@ -130,10 +143,21 @@ const CLIENTS = [
   },
 ];
 
-/** A fresh signing key as a private JWK; oidc-provider derives its `kid` from the thumbprint. */
+/**
+ * The RFC 7638 thumbprint of an RSA or EC key: what oidc-provider makes the `kid` of a key
+ * without one.
+ */
+function thumbprint(jwk) {
+  const members = jwk.kty === 'RSA'
+    ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+    : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/** A fresh signing key as a private JWK, its `kid` the key's thumbprint. */
 function signingKey(alg, type, options) {
   const jwk = generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' });
-  return { ...jwk, alg, use: 'sig' };
+  return { ...jwk, alg, use: 'sig', kid: thumbprint(jwk) };
 }
 
 function escapeHtml(text) {
@@ -146,15 +170,25 @@ function page(ctx, title, body) {
   ctx.body = `<!DOCTYPE html><html><head><title>${title}</title></head><body>${body}</body></html>`;
 }
 
+/** One fresh signing key per algorithm the provider signs with: RS256 and ES256. */
+function signingKeys() {
+  return [
+    signingKey('RS256', 'rsa', { modulusLength: 2048 }),
+    signingKey('ES256', 'ec', { namedCurve: 'P-256' }),
+  ];
+}
+
+/**
+ * Every signing key (private JWKs) the provider holds, newest first. oidc-provider signs with
+ * the first key that fits the alg (its keystore keeps them in this order), so the newest key of
+ * each alg signs, while the older ones stay published for verification.
+ */
+let privateKeys = signingKeys();
+
 function configuration() {
   return {
-    // RS256 first: it signs ID tokens unless a client asks for another alg.
-    jwks: {
-      keys: [
-        signingKey('RS256', 'rsa', { modulusLength: 2048 }),
-        signingKey('ES256', 'ec', { namedCurve: 'P-256' }),
-      ],
-    },
+    // Newest first (see privateKeys). RS256 signs ID tokens unless a client asks for another alg.
+    jwks: { keys: privateKeys },
     clients: CLIENTS,
     // oidc-provider ignores scopes it has never heard of (RFC 6749 §3.3 lets it grant fewer), so
     // `invalid_scope` needs a scope it knows but that no client may ask for: api:admin.
@@ -305,6 +339,31 @@ async function interaction(provider, req, res) {
   return true;
 }
 
+/**
+ * `POST /test/rotate-keys` (see the header): answers and returns true for `/test/...`, returns
+ * false for everything else.
+ */
+async function testRoute(provider, req, res) {
+  const { pathname } = new URL(req.url, 'http://127.0.0.1');
+  if (!pathname.startsWith('/test/')) return false;
+  if (pathname !== '/test/rotate-keys') {
+    json(res, 404, { error: `no test route ${pathname}` });
+  } else if (req.method !== 'POST') {
+    json(res, 405, { error: 'method not allowed' });
+  } else {
+    const fresh = signingKeys();
+    privateKeys = [...fresh, ...privateKeys];
+    // Replaces the keystore (which signs: the first key of an alg wins) and the served JWKS.
+    // Synchronous, so no request sees half a rotation.
+    initializeKeystore.call(provider, { keys: privateKeys });
+    json(res, 200, {
+      kids: fresh.map((key) => key.kid),
+      published: privateKeys.map((key) => key.kid),
+    });
+  }
+  return true;
+}
+
 // Never outlive the process that started us: it holds our stdin open.
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('close', () => process.exit(0));
@@ -317,7 +376,9 @@ server.listen(0, '127.0.0.1', () => {
   const callback = provider.callback();
   server.on('request', async (req, res) => {
     try {
-      if (!(await interaction(provider, req, res))) callback(req, res);
+      if (await interaction(provider, req, res)) return;
+      if (await testRoute(provider, req, res)) return;
+      callback(req, res);
     } catch (err) {
       // oidc-provider's own errors (say, an expired interaction) carry an OAuth error and status.
       if (!err.error) console.error(err);

@@ -301,7 +301,9 @@ impl Provider {
     /// A `static` is never dropped, so this provider is not killed by [`Drop`]; it exits when
     /// the test process does, because its stdin pipe closes then (see [`Provider`]).
     /// Tests sharing it must not depend on state other tests change (each [`Provider::login`]
-    /// uses a fresh cookie jar, so sessions are not shared).
+    /// uses a fresh cookie jar, so sessions are not shared), nor change state others depend
+    /// on: a test that rotates signing keys ([`Provider::rotate_signing_keys`]) starts its own
+    /// provider with [`Provider::start`].
     ///
     /// # Panics
     ///
@@ -359,9 +361,52 @@ impl Provider {
         self.url("/me")
     }
 
-    /// The JWK Set, `{issuer}/jwks`: one RS256 and one ES256 key, generated at start-up.
+    /// The JWK Set, `{issuer}/jwks`: one RS256 and one ES256 key, generated at start-up, and
+    /// after each [`Provider::rotate_signing_keys`] two more, ahead of the previous ones.
     pub fn jwks_uri(&self) -> String {
         self.url("/jwks")
+    }
+
+    /// Rotates the provider's signing keys, as an OpenID provider does from time to time, and
+    /// returns the new keys' `kid`s (one RS256 key, then one ES256 key).
+    ///
+    /// Every ID token signed afterwards carries one of these `kid`s in its header; tokens
+    /// signed before keep theirs. The new keys are published at [`Provider::jwks_uri`] ahead
+    /// of the previous ones, which stay published (as during a real rotation), so a client
+    /// that cached the old JWK Set meets an unknown `kid` and has to fetch it again. Everything
+    /// else (sessions, codes, tokens, grants) survives: it happens inside the running process
+    /// (`POST /test/rotate-keys`, see `provider.mjs`). Call it again for another rotation.
+    ///
+    /// Rotation changes the provider for every test talking to it: call it on a provider of
+    /// the test's own ([`Provider::start`]), never on [`Provider::shared`], whose other users
+    /// may be checking `kid`s or caching its JWK Set at the same time.
+    pub fn rotate_signing_keys(&self) -> Result<Vec<String>, HarnessError> {
+        let url = self.url("/test/rotate-keys");
+        let mut response = self
+            .agent
+            .post(&url)
+            .send_empty()
+            .map_err(|e| HarnessError::new(format!("request to {url} failed: {e}")))?;
+        let status = response.status();
+        let body = response.body_mut().read_to_string().map_err(|e| {
+            HarnessError::new(format!("reading the response from {url} failed: {e}"))
+        })?;
+        let kids = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .filter(|_| status == 200)
+            .and_then(|json| {
+                json.get("kids")?
+                    .as_array()?
+                    .iter()
+                    .map(|kid| kid.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            });
+        kids.filter(|kids| !kids.is_empty()).ok_or_else(|| {
+            HarnessError::new(format!(
+                "expected the new kids from {url}, got status {status}, body: {}",
+                tail(&body)
+            ))
+        })
     }
 
     /// The process id of node.

@@ -53,10 +53,21 @@ fn jwt_parts(jwt: &str) -> (Value, Value) {
 
 /// An authorization code request for `client` with PKCE S256 over [`VERIFIER`].
 fn authorization_url(provider: &Provider, client: &TestClient, scope: &str, state: &str) -> String {
+    authorization_url_with(provider, client, scope, state, &[])
+}
+
+/// [`authorization_url`] with `extra` parameters.
+fn authorization_url_with(
+    provider: &Provider,
+    client: &TestClient,
+    scope: &str,
+    state: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER));
     let url = Url::parse_with_params(
         &provider.authorization_endpoint(),
-        [
+        extra.iter().copied().chain([
             ("response_type", "code"),
             ("client_id", client.id),
             ("redirect_uri", REDIRECT_URI),
@@ -67,7 +78,7 @@ fn authorization_url(provider: &Provider, client: &TestClient, scope: &str, stat
             ("code_challenge_method", "S256"),
             // offline_access is only granted with an explicit consent prompt.
             ("prompt", "consent"),
-        ],
+        ]),
     );
     url.unwrap().into()
 }
@@ -81,15 +92,35 @@ fn callback_params(location: &str) -> HashMap<String, String> {
 
 /// Logs alice in with `client` and exchanges the code; returns the token response.
 fn log_in_and_exchange(provider: &Provider, client: &TestClient, scope: &str) -> Value {
-    let location = provider
-        .login(&authorization_url(provider, client, scope, "st4te"), ALICE)
-        .unwrap();
-    let params = callback_params(&location);
+    let code = log_in(provider, client, scope);
+    exchange(provider, client, &code)
+}
+
+/// Logs alice in with `client` and returns the authorization code.
+fn log_in(provider: &Provider, client: &TestClient, scope: &str) -> String {
+    log_in_with(provider, client, scope, &[])
+}
+
+/// [`log_in`] with `extra` authorization request parameters.
+fn log_in_with(
+    provider: &Provider,
+    client: &TestClient,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let url = authorization_url_with(provider, client, scope, "st4te", extra);
+    let location = provider.login(&url, ALICE).unwrap();
+    let mut params = callback_params(&location);
     assert_eq!(params["state"], "st4te");
     assert_eq!(params["iss"], provider.issuer());
+    params.remove("code").unwrap()
+}
+
+/// Exchanges `client`'s authorization code (PKCE over [`VERIFIER`]); returns the token response.
+fn exchange(provider: &Provider, client: &TestClient, code: &str) -> Value {
     let mut form = vec![
         ("grant_type", "authorization_code"),
-        ("code", params["code"].as_str()),
+        ("code", code),
         ("code_verifier", VERIFIER),
         ("redirect_uri", REDIRECT_URI),
     ];
@@ -198,6 +229,146 @@ fn confidential_clients_get_id_tokens_signed_with_their_alg() {
         assert_eq!(header["alg"], client.id_token_alg.unwrap(), "{}", client.id);
         assert_eq!(claims["aud"], client.id);
     }
+}
+
+/// GETs `url` and returns the JSON body, after checking the status is 200.
+fn get_json(url: &str, bearer: Option<&str>) -> Value {
+    let request = provider::agent().get(url);
+    let request = match bearer {
+        Some(token) => request.header("authorization", format!("Bearer {token}")),
+        None => request,
+    };
+    let mut response = request.call().unwrap();
+    let body = response.body_mut().read_to_string().unwrap();
+    assert_eq!(response.status(), 200, "{url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+/// The `(kid, alg)` of every key at the provider's jwks_uri, in the order published.
+fn published_keys(provider: &Provider) -> Vec<(String, String)> {
+    let jwks = get_json(&provider.jwks_uri(), None);
+    let keys = jwks["keys"].as_array().unwrap();
+    let field = |key: &Value, name: &str| key[name].as_str().unwrap().to_owned();
+    keys.iter()
+        .map(|key| (field(key, "kid"), field(key, "alg")))
+        .collect()
+}
+
+/// The `kid` and `alg` in the header of the ID token in a token response.
+fn id_token_key(tokens: &Value) -> (String, String) {
+    let (header, _) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    let field = |name: &str| header[name].as_str().unwrap().to_owned();
+    (field("kid"), field("alg"))
+}
+
+#[test]
+fn rotated_signing_keys_are_published_and_sign_new_id_tokens() {
+    // Its own provider: rotation would surprise the tests sharing Provider::shared().
+    let provider = Provider::start().unwrap();
+    let old = published_keys(&provider);
+    assert_eq!(old.len(), 2, "{old:?}");
+
+    let before = [
+        log_in_and_exchange(&provider, &WEB_APP, "openid"),
+        log_in_and_exchange(&provider, &ES256_APP, "openid"),
+    ];
+    // Logged in before the rotation, exchanged after it: the code survives it.
+    let pending = log_in(&provider, &SPA, "openid");
+
+    let kids = provider.rotate_signing_keys().unwrap();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    let new = published_keys(&provider);
+    // The new keys come first, one per alg, and the old ones stay published.
+    assert_eq!(new.len(), 4, "{new:?}");
+    assert_eq!(
+        new[..2].iter().map(|(kid, _)| kid).collect::<Vec<_>>(),
+        kids.iter().collect::<Vec<_>>()
+    );
+    assert_eq!(new[0].1, "RS256");
+    assert_eq!(new[1].1, "ES256");
+    assert_eq!(new[2..], old[..]);
+    assert!(kids.iter().all(|kid| old.iter().all(|(old, _)| old != kid)));
+
+    let after = [
+        log_in_and_exchange(&provider, &WEB_APP, "openid"),
+        log_in_and_exchange(&provider, &ES256_APP, "openid"),
+        exchange(&provider, &SPA, &pending),
+    ];
+    for tokens in &before {
+        let (kid, alg) = id_token_key(tokens);
+        assert!(
+            old.contains(&(kid.clone(), alg.clone())),
+            "{kid} {alg}: {old:?}"
+        );
+    }
+    for tokens in &after {
+        let (kid, alg) = id_token_key(tokens);
+        assert!(
+            new[..2].contains(&(kid.clone(), alg.clone())),
+            "{kid} {alg}: {new:?}"
+        );
+    }
+
+    // Again: each rotation adds a key per alg ahead of all the previous ones.
+    let again = provider.rotate_signing_keys().unwrap();
+    let newest = published_keys(&provider);
+    assert_eq!(newest.len(), 6, "{newest:?}");
+    assert_eq!(newest[2..], new[..]);
+    let tokens = log_in_and_exchange(&provider, &SPA, "openid");
+    assert_eq!(
+        id_token_key(&tokens),
+        (again[0].clone(), "RS256".to_owned())
+    );
+}
+
+#[test]
+fn code_flow_id_tokens_and_userinfo_are_what_interop_tests_expect() {
+    let provider = Provider::shared();
+    for client in [SPA, WEB_APP, ES256_APP] {
+        let scope = "openid email profile";
+        let code = log_in_with(provider, &client, scope, &[("max_age", "300")]);
+        let tokens = exchange(provider, &client, &code);
+        let access_token = tokens["access_token"].as_str().unwrap();
+        let (header, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+        assert_eq!(header["alg"], client.id_token_alg.unwrap(), "{}", client.id);
+
+        // OIDC Core §3.1.3.6: the left half of the SHA-256 (RS256 and ES256 alike) of the
+        // access token.
+        let at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token)[..16]);
+        assert_eq!(claims["at_hash"], at_hash, "{}: {claims}", client.id);
+        // max_age was asked for, so auth_time is there (OIDC Core §2), at most 300 s old.
+        let auth_time = claims["auth_time"].as_u64().unwrap();
+        let iat = claims["iat"].as_u64().unwrap();
+        assert!(auth_time <= iat && iat - auth_time <= 300, "{claims}");
+        // Claims of the scopes asked for are only at UserInfo when an access token is issued
+        // (OIDC Core §5.4; oidc-provider's conformIdTokenClaims).
+        assert!(claims.get("email").is_none(), "{claims}");
+
+        // UserInfo answers plain JSON (no client asks for signed UserInfo).
+        let mut response = provider::agent()
+            .get(&provider.userinfo_endpoint())
+            .header("authorization", format!("Bearer {access_token}"))
+            .call()
+            .unwrap();
+        let content_type = response.headers()[http::header::CONTENT_TYPE].clone();
+        assert!(
+            content_type
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let userinfo: Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(userinfo["sub"], claims["sub"], "{}", client.id);
+        assert_eq!(userinfo["email"], "alice@example.test", "{}", client.id);
+        assert_eq!(userinfo["name"], "Alice Example", "{}", client.id);
+    }
+
+    // Without max_age (nor prompt=login), no auth_time.
+    let tokens = log_in_and_exchange(provider, &SPA, "openid");
+    let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert!(claims.get("auth_time").is_none(), "{claims}");
+    assert!(claims["at_hash"].is_string(), "{claims}");
 }
 
 #[test]
