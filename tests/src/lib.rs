@@ -5,6 +5,7 @@
 //! tests can run every grant end to end against it. Its main items are re-exported here.
 //! [`redact`] prints requests and responses on one line with every credential masked.
 
+pub mod jose;
 pub mod provider;
 pub mod redact;
 

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// What the core must never call, and why.
-const FORBIDDEN: [(&str, &str); 13] = [
+const FORBIDDEN: [(&str, &str); 15] = [
     ("SystemTime::now", "reads the clock"),
     ("Instant::now", "reads the clock"),
     ("TcpStream", "opens sockets"),
@@ -21,6 +21,8 @@ const FORBIDDEN: [(&str, &str); 13] = [
     ("getrandom", "draws OS entropy"),
     ("OsRng", "draws OS entropy"),
     ("thread_rng", "draws OS entropy"),
+    ("SystemRandom", "draws OS entropy (ring's generator)"),
+    ("ring::rand", "draws OS entropy (ring's generator)"),
     ("std::thread::sleep", "blocks"),
     ("std::env", "reads the environment"),
 ];

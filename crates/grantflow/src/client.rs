@@ -5,16 +5,21 @@
 //! can keep one in its state and share it. Flows are started from it.
 
 use core::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 
+use crate::authorization_code::AuthorizationRequest;
 use crate::client_credentials::ClientCredentials;
+use crate::discovery::{DiscoveredProvider, Issuer, jwks_request};
 use crate::endpoint::EndpointUrl;
 use crate::error::Error;
 use crate::http::{HttpRequest, form_post};
+use crate::id_token::{IdTokenPolicy, IdTokenValidator};
+use crate::jws::{Algorithm, JwkSet};
+use crate::time::UnixTime;
 use crate::types::{ClientId, ClientSecret};
 
 /// How the client authenticates to the token endpoint (RFC 6749 §2.3).
@@ -64,15 +69,65 @@ struct ClientInner {
     client_id: ClientId,
     auth: ClientAuth,
     token_endpoint: Option<EndpointUrl>,
+    authorization_endpoint: Option<EndpointUrl>,
+    userinfo_endpoint: Option<EndpointUrl>,
+    issuer: Option<Issuer>,
+    callback_iss_required: bool,
+    metadata_algorithms: Vec<Algorithm>,
+    userinfo_algorithms: Vec<Algorithm>,
+    policy: IdTokenPolicy,
+    keys: Arc<KeyCache>,
+}
+
+/// The provider's signing keys, shared by every clone of a [`Client`] so that
+/// a key-rotation re-fetch made by one flow serves the next.
+#[derive(Debug, Default)]
+struct KeyCache {
+    jwks_uri: Option<EndpointUrl>,
+    state: Mutex<KeyState>,
+}
+
+#[derive(Debug, Default)]
+struct KeyState {
+    keys: Arc<JwkSet>,
+    /// Whether a key set was ever stored (initially, or by a fetch).
+    loaded: bool,
+    /// When the last re-fetch for an unknown `kid` was started.
+    last_refetch: Option<UnixTime>,
+}
+
+impl KeyCache {
+    fn new(jwks_uri: Option<EndpointUrl>, keys: Option<JwkSet>) -> Self {
+        let loaded = keys.is_some();
+        KeyCache {
+            jwks_uri,
+            state: Mutex::new(KeyState {
+                keys: Arc::new(keys.unwrap_or_default()),
+                loaded,
+                last_refetch: None,
+            }),
+        }
+    }
+
+    /// The state, even if another thread panicked while holding the lock:
+    /// every write leaves it consistent (single assignments).
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
         f.debug_struct("Client")
-            .field("client_id", &self.inner.client_id)
-            .field("auth", &self.inner.auth)
-            .field("token_endpoint", &self.inner.token_endpoint)
-            .finish()
+            .field("client_id", &inner.client_id)
+            .field("auth", &inner.auth)
+            .field("issuer", &inner.issuer)
+            .field("authorization_endpoint", &inner.authorization_endpoint)
+            .field("token_endpoint", &inner.token_endpoint)
+            .field("userinfo_endpoint", &inner.userinfo_endpoint)
+            .field("jwks_uri", &inner.keys.jwks_uri)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,14 +139,106 @@ impl Client {
                 client_id,
                 auth,
                 token_endpoint: None,
+                authorization_endpoint: None,
+                userinfo_endpoint: None,
+                issuer: None,
+                callback_iss_required: false,
+                metadata_algorithms: Vec::new(),
+                userinfo_algorithms: Vec::new(),
+                policy: IdTokenPolicy::default(),
+                keys: Arc::new(KeyCache::default()),
             }),
         }
+    }
+
+    /// A client of a discovered provider: its issuer, endpoints, signing keys,
+    /// ID token algorithms and whether it sends RFC 9207 `iss` all come from
+    /// the metadata.
+    pub fn from_provider(
+        provider: &DiscoveredProvider,
+        client_id: ClientId,
+        auth: ClientAuth,
+    ) -> Self {
+        let metadata = provider.metadata();
+        let mut client = Client::new(client_id, auth);
+        let inner = Arc::make_mut(&mut client.inner);
+        inner.issuer = Some(metadata.issuer.clone());
+        inner.authorization_endpoint = metadata.authorization_endpoint.clone();
+        inner.token_endpoint = metadata.token_endpoint.clone();
+        inner.userinfo_endpoint = metadata.userinfo_endpoint.clone();
+        inner.callback_iss_required = metadata.authorization_response_iss_parameter_supported;
+        inner.metadata_algorithms = metadata.id_token_signing_algorithms();
+        inner.userinfo_algorithms = metadata
+            .userinfo_signing_alg_values_supported
+            .iter()
+            .flatten()
+            .filter_map(|name| Algorithm::from_name(name))
+            .collect();
+        inner.keys = Arc::new(KeyCache::new(
+            metadata.jwks_uri.clone(),
+            provider.jwks().cloned(),
+        ));
+        client
     }
 
     /// Sets the token endpoint (RFC 6749 §3.2).
     #[must_use]
     pub fn with_token_endpoint(mut self, token_endpoint: EndpointUrl) -> Self {
         Arc::make_mut(&mut self.inner).token_endpoint = Some(token_endpoint);
+        self
+    }
+
+    /// Sets the authorization endpoint (RFC 6749 §3.1).
+    #[must_use]
+    pub fn with_authorization_endpoint(mut self, endpoint: EndpointUrl) -> Self {
+        Arc::make_mut(&mut self.inner).authorization_endpoint = Some(endpoint);
+        self
+    }
+
+    /// Sets the UserInfo endpoint (OIDC Core §5.3).
+    #[must_use]
+    pub fn with_userinfo_endpoint(mut self, endpoint: EndpointUrl) -> Self {
+        Arc::make_mut(&mut self.inner).userinfo_endpoint = Some(endpoint);
+        self
+    }
+
+    /// Sets the issuer: ID tokens must name it exactly, and authorization
+    /// requests are bound to it (RFC 9207).
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: Issuer) -> Self {
+        Arc::make_mut(&mut self.inner).issuer = Some(issuer);
+        self
+    }
+
+    /// Requires RFC 9207 `iss` in every authorization response (the
+    /// provider's metadata sets this when it says
+    /// `authorization_response_iss_parameter_supported`).
+    #[must_use]
+    pub fn with_required_callback_iss(mut self, required: bool) -> Self {
+        Arc::make_mut(&mut self.inner).callback_iss_required = required;
+        self
+    }
+
+    /// Uses this key set to verify ID tokens, and no `jwks_uri` (so no
+    /// re-fetch on an unknown `kid`).
+    #[must_use]
+    pub fn with_jwks(mut self, keys: JwkSet) -> Self {
+        Arc::make_mut(&mut self.inner).keys = Arc::new(KeyCache::new(None, Some(keys)));
+        self
+    }
+
+    /// Fetches the provider's keys from `jwks_uri` when an ID token needs
+    /// them, and again on an unknown `kid`.
+    #[must_use]
+    pub fn with_jwks_uri(mut self, jwks_uri: EndpointUrl) -> Self {
+        Arc::make_mut(&mut self.inner).keys = Arc::new(KeyCache::new(Some(jwks_uri), None));
+        self
+    }
+
+    /// Sets how ID tokens are checked.
+    #[must_use]
+    pub fn with_id_token_policy(mut self, policy: IdTokenPolicy) -> Self {
+        Arc::make_mut(&mut self.inner).policy = policy;
         self
     }
 
@@ -108,6 +255,103 @@ impl Client {
     /// The token endpoint, if one was set.
     pub fn token_endpoint(&self) -> Option<&EndpointUrl> {
         self.inner.token_endpoint.as_ref()
+    }
+
+    /// The authorization endpoint, if one was set.
+    pub fn authorization_endpoint(&self) -> Option<&EndpointUrl> {
+        self.inner.authorization_endpoint.as_ref()
+    }
+
+    /// The UserInfo endpoint, if one was set.
+    pub fn userinfo_endpoint(&self) -> Option<&EndpointUrl> {
+        self.inner.userinfo_endpoint.as_ref()
+    }
+
+    /// The issuer, if one was set.
+    pub fn issuer(&self) -> Option<&Issuer> {
+        self.inner.issuer.as_ref()
+    }
+
+    /// How ID tokens are checked.
+    pub fn id_token_policy(&self) -> &IdTokenPolicy {
+        &self.inner.policy
+    }
+
+    /// The provider's signing keys as last fetched (shared by every clone
+    /// of this client).
+    pub fn keys(&self) -> Arc<JwkSet> {
+        Arc::clone(&self.inner.keys.lock().keys)
+    }
+
+    /// The ID token validator for this client, or `None` without an issuer.
+    pub fn id_token_validator(&self) -> Option<IdTokenValidator> {
+        let inner = &self.inner;
+        let issuer = inner.issuer.clone()?;
+        let mut validator =
+            IdTokenValidator::new(issuer, inner.client_id.clone(), inner.policy.clone())
+                .with_metadata_algorithms(&inner.metadata_algorithms);
+        if let ClientAuth::ClientSecretBasic(secret) | ClientAuth::ClientSecretPost(secret) =
+            &inner.auth
+        {
+            validator = validator.with_client_secret(secret.clone());
+        }
+        Some(validator)
+    }
+
+    /// Algorithms a signed UserInfo response may use: the policy's, else
+    /// those the metadata lists for UserInfo.
+    pub(crate) fn userinfo_validator(&self) -> Option<IdTokenValidator> {
+        let validator = self.id_token_validator()?;
+        Some(
+            if self.inner.policy.algorithms.is_empty() && !self.inner.userinfo_algorithms.is_empty()
+            {
+                validator.with_metadata_algorithms(&self.inner.userinfo_algorithms)
+            } else {
+                validator
+            },
+        )
+    }
+
+    /// Whether authorization responses must carry RFC 9207 `iss`.
+    pub(crate) fn callback_iss_required(&self) -> bool {
+        self.inner.callback_iss_required
+    }
+
+    /// A JWKS request, if the keys may be (re-)fetched at `now`: the client
+    /// has a `jwks_uri`, and either never loaded keys or last re-fetched them
+    /// at least [`IdTokenPolicy::jwks_refetch_interval`] seconds ago. The
+    /// attempt is recorded, so concurrent flows do not all fetch.
+    pub(crate) fn jwks_refetch(&self, now: UnixTime) -> Option<HttpRequest> {
+        let cache = &self.inner.keys;
+        let jwks_uri = cache.jwks_uri.as_ref()?;
+        let mut state = cache.lock();
+        if state.loaded {
+            // A re-fetch: rate-limited. The initial load is not.
+            if let Some(last) = state.last_refetch {
+                if last.secs_until(now) < self.inner.policy.jwks_refetch_interval {
+                    return None;
+                }
+            }
+            state.last_refetch = Some(now);
+        }
+        Some(jwks_request(jwks_uri))
+    }
+
+    /// Replaces the cached keys with a freshly fetched set.
+    pub(crate) fn store_jwks(&self, keys: JwkSet) {
+        let mut state = self.inner.keys.lock();
+        state.keys = Arc::new(keys);
+        state.loaded = true;
+    }
+
+    /// Starts an authorization request (RFC 6749 §4.1.1) that sends the
+    /// user back to `redirect_uri`; see [`crate::authorization_code`].
+    ///
+    /// The redirect URI must be absolute, without a fragment, and not plain
+    /// `http` except to loopback ([`Error::InvalidRedirectUri`]). It is kept
+    /// byte for byte and repeated in the token request.
+    pub fn authorize(&self, redirect_uri: &str) -> Result<AuthorizationRequest, Error> {
+        AuthorizationRequest::new(self.clone(), redirect_uri)
     }
 
     /// Whether this is a public client (no client authentication).

@@ -63,6 +63,46 @@ pub enum Error {
         /// What was called, and in which state.
         call: &'static str,
     },
+    /// An issuer identifier cannot be used: not `https` (loopback `http`
+    /// excepted), or it has a query or fragment (RFC 8414 §2).
+    InvalidIssuer {
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A discovery document names an issuer other than the one configured
+    /// (RFC 8414 §3.3, OIDC Discovery §4.3); nothing in it was used.
+    IssuerMismatch {
+        /// The issuer configured.
+        expected: String,
+        /// The issuer the document names (cleaned and cut short).
+        found: String,
+    },
+    /// A JWS (an ID token, a signed UserInfo response) failed to parse or verify.
+    Jws(crate::jws::JwsError),
+    /// An ID token's claims failed validation (OIDC Core §3.1.3.7).
+    IdToken(crate::id_token::IdTokenError),
+    /// The authorization response failed a check (RFC 6749 §4.1.2, RFC 9207).
+    Callback(crate::authorization_code::CallbackError),
+    /// The UserInfo `sub` differs from the ID token's (OIDC Core §5.3.2).
+    UserInfoSubjectMismatch,
+    /// A redirect URI cannot be used (RFC 6749 §3.1.2, RFC 9700 §2.1).
+    InvalidRedirectUri {
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// PKCE verifier octets of the wrong length (32 to 96 octets make the
+    /// 43 to 128 characters RFC 7636 §4.1 allows).
+    InvalidPkceVerifier,
+    /// An OpenID Connect request (scope `openid`) from a client that has no
+    /// issuer configured, so no ID token could be validated. Use discovery or
+    /// [`Client::with_issuer`](crate::Client::with_issuer).
+    MissingIssuer,
+    /// A token of a type this flow cannot use (RFC 6749 §7.1): only `Bearer`
+    /// tokens are sent to the UserInfo endpoint.
+    UnsupportedTokenType {
+        /// The type, as the server named it.
+        token_type: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -88,6 +128,27 @@ impl fmt::Display for Error {
                 write!(f, "the client has no {endpoint} configured")
             }
             Error::UnexpectedCall { flow, call } => write!(f, "{flow}: unexpected {call}"),
+            Error::InvalidIssuer { reason } => write!(f, "invalid issuer identifier: {reason}"),
+            Error::IssuerMismatch { expected, found } => write!(
+                f,
+                "discovery document is for issuer {found:?}, not the configured {expected:?}"
+            ),
+            Error::Jws(error) => write!(f, "jws: {error}"),
+            Error::IdToken(error) => write!(f, "id token rejected: {error}"),
+            Error::Callback(error) => write!(f, "authorization response rejected: {error}"),
+            Error::UserInfoSubjectMismatch => {
+                f.write_str("userinfo sub differs from the id token's sub")
+            }
+            Error::InvalidRedirectUri { reason } => write!(f, "invalid redirect uri: {reason}"),
+            Error::InvalidPkceVerifier => {
+                f.write_str("a pkce verifier needs 32 to 96 random octets (43 to 128 characters)")
+            }
+            Error::MissingIssuer => f.write_str(
+                "scope openid needs a client with an issuer (use discovery or with_issuer)",
+            ),
+            Error::UnsupportedTokenType { token_type } => {
+                write!(f, "token type {token_type:?} cannot be used here (only bearer)")
+            }
         }
     }
 }
@@ -97,6 +158,24 @@ impl std::error::Error for Error {}
 impl From<ErrorResponse> for Error {
     fn from(response: ErrorResponse) -> Self {
         Error::OAuth(response)
+    }
+}
+
+impl From<crate::jws::JwsError> for Error {
+    fn from(error: crate::jws::JwsError) -> Self {
+        Error::Jws(error)
+    }
+}
+
+impl From<crate::id_token::IdTokenError> for Error {
+    fn from(error: crate::id_token::IdTokenError) -> Self {
+        Error::IdToken(error)
+    }
+}
+
+impl From<crate::authorization_code::CallbackError> for Error {
+    fn from(error: crate::authorization_code::CallbackError) -> Self {
+        Error::Callback(error)
     }
 }
 

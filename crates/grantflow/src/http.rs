@@ -41,6 +41,19 @@ pub(crate) fn form_post(
     request
 }
 
+/// Builds a GET with `Accept: application/json` and an empty body, as
+/// metadata documents (RFC 8414 §3.1, OIDC Discovery §4.1) and JWK sets
+/// (RFC 7517 §5) are fetched.
+pub(crate) fn get_json(url: &EndpointUrl) -> HttpRequest {
+    let mut request = Request::new(Vec::new());
+    *request.method_mut() = Method::GET;
+    *request.uri_mut() = url.uri().clone();
+    request
+        .headers_mut()
+        .insert(ACCEPT, HeaderValue::from_static(JSON));
+    request
+}
+
 /// The media type of a response (`type/subtype`, parameters dropped; compare
 /// it ignoring case), or `None` without a usable `Content-Type` header.
 pub(crate) fn media_type(response: &HttpResponse) -> Option<&str> {

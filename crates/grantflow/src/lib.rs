@@ -20,28 +20,40 @@
 //!
 //! See [`Flow`] for a driver loop written by hand.
 
+pub mod authorization_code;
 pub mod client;
 pub mod client_credentials;
+pub mod discovery;
 pub mod endpoint;
 pub mod error;
 pub mod flow;
 pub mod http;
+pub mod id_token;
+pub mod jws;
 pub mod response;
 pub mod time;
 pub mod token;
 pub mod types;
+pub mod userinfo;
 
 /// The `rand_core` version whose generators flows accept.
 pub use rand_core;
 /// The `url` version whose [`Url`](url::Url) the API takes (RFC 8707 resources).
 pub use url;
 
+pub use crate::authorization_code::{
+    AuthorizationRequest, CodeExchange, PendingAuthorization, PkceMethod, PkceVerifier, SignIn,
+};
 pub use crate::client::{Client, ClientAuth};
 pub use crate::client_credentials::ClientCredentials;
+pub use crate::discovery::{DiscoveredProvider, Discovery, Issuer, ProviderMetadata};
 pub use crate::endpoint::EndpointUrl;
 pub use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse};
 pub use crate::flow::{Flow, Step};
 pub use crate::http::{HttpRequest, HttpResponse};
+pub use crate::id_token::{IdToken, IdTokenClaims, IdTokenPolicy, IdTokenValidator};
+pub use crate::jws::{Algorithm, JwkSet};
 pub use crate::time::UnixTime;
 pub use crate::token::{RawIdToken, TokenSet, TokenType, parse_token_response};
 pub use crate::types::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope};
+pub use crate::userinfo::{UserInfo, UserInfoRequest};

@@ -88,6 +88,12 @@ impl<'de> serde::Deserialize<'de> for TokenType {
 pub struct RawIdToken(String);
 
 impl RawIdToken {
+    /// Wraps an ID token obtained elsewhere, to validate it with
+    /// [`IdTokenValidator`](crate::id_token::IdTokenValidator).
+    pub fn new(token: impl Into<String>) -> Self {
+        RawIdToken(token.into())
+    }
+
     /// The compact serialization.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -1,0 +1,776 @@
+//! ID token validation (OpenID Connect Core §3.1.3.7).
+//!
+//! An ID token is a JWS whose claims say who signed the user in, for which
+//! client, when, and with which `nonce`. [`IdTokenValidator::validate`] runs
+//! every check of §3.1.3.7 in this order, and each failure has its own error:
+//!
+//! 1. the compact JWS is parsed with bounds ([`CompactJws::parse`]): three
+//!    segments, strict base64url, no duplicate header names, no unknown
+//!    `crit`, `alg: none` refused;
+//! 2. `alg` must be in the allowlist of [`IdTokenPolicy`], which comes from
+//!    configuration or the provider's metadata, never from the token (step 6–7;
+//!    RFC 8725 §3.1);
+//! 3. the signature is verified **before any claim is read** (step 6): with
+//!    the provider's keys chosen by `kid` (no `kid` and one fitting key is
+//!    fine), or for `HS256/384/512` only when the policy opts in, with the
+//!    client secret as the key, which must be at least 32 octets (step 8);
+//!    `jku`, `x5u` and `jwk` headers are never used;
+//! 4. the claims are a JSON object without duplicate names; `iss`, `sub`,
+//!    `aud`, `exp` and `iat` are present with the right JSON types — a claim
+//!    of the wrong type (`"exp": "123"`) is an error, never "absent";
+//! 5. `iss` equals the expected issuer exactly (step 2); `aud` contains the
+//!    client id and nothing untrusted (step 3); `azp`, when present, is the
+//!    client id (step 5); `exp` is after `now` minus the leeway (step 9);
+//!    `iat` is not after `now` plus the leeway (step 10); `nbf`, when present,
+//!    is not after `now` plus the leeway;
+//! 6. `nonce` equals the one sent, compared in constant time (step 11);
+//!    `auth_time` is present and recent enough when `max_age` was sent
+//!    (step 13);
+//! 7. `at_hash` and `c_hash`, when present, match the access token and code
+//!    (§3.1.3.8, §3.3.2.11), using the left half of the hash of the header's
+//!    algorithm.
+//!
+//! The authorization code exchange ([`crate::authorization_code`]) runs the
+//! validator for you and, when the token names a `kid` the cached key set
+//! lacks, fetches the provider's JWKS once more before validating again
+//! (OIDC Core §10.1.1, key rotation). Use the validator directly for ID
+//! tokens obtained elsewhere.
+//!
+//! A user is identified by the pair ([`IdTokenClaims::iss`],
+//! [`IdTokenClaims::sub`]), never by `email`: an email claim is mutable and,
+//! on multi-tenant providers, not verified ("nOAuth").
+
+use core::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq as _;
+
+use crate::discovery::Issuer;
+use crate::error::{Error, clean_text};
+use crate::jws::{Algorithm, CompactJws, JsonObjectError, JwkSet, JwsError, json_object};
+use crate::time::UnixTime;
+use crate::token::RawIdToken;
+use crate::types::{ClientId, ClientSecret};
+
+/// The longest server-supplied value quoted in an error.
+const MAX_QUOTE: usize = 128;
+
+/// An ID token claim check failed (OIDC Core §3.1.3.7). Each check has its
+/// own variant. Server-supplied values quoted here are cleaned of control
+/// characters and cut short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// The payload is not a JSON object.
+    Malformed {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A claim appears twice in the payload (RFC 7519 §4).
+    DuplicateClaim {
+        /// The claim.
+        claim: String,
+    },
+    /// A required claim is absent (`iss`, `sub`, `aud`, `exp`, `iat`, or
+    /// `nonce`/`auth_time` when the request asked for them).
+    MissingClaim {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// A claim has the wrong JSON type (`"exp": "123"`): never read as absent.
+    WrongClaimType {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// A time claim is negative, not finite or too large to compute with.
+    ClaimOutOfRange {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// `iss` is not exactly the expected issuer (step 2).
+    IssuerMismatch {
+        /// The issuer expected.
+        expected: String,
+        /// The `iss` in the token.
+        found: String,
+    },
+    /// `aud` does not contain the client id (step 3).
+    AudienceMismatch,
+    /// `aud` contains an audience that is neither the client nor configured
+    /// as trusted (step 3).
+    UntrustedAudience {
+        /// The first such audience.
+        audience: String,
+    },
+    /// `azp` is present and is not the client id (step 5, errata set 2).
+    AuthorizedPartyMismatch,
+    /// `exp` is not after `now` minus the leeway (step 9).
+    Expired {
+        /// `exp`.
+        exp: UnixTime,
+        /// The `now` the token was checked at.
+        now: UnixTime,
+    },
+    /// `iat` is later than `now` plus the leeway (step 10).
+    IssuedInFuture {
+        /// `iat`.
+        iat: UnixTime,
+        /// The `now` the token was checked at.
+        now: UnixTime,
+    },
+    /// `nbf` is later than `now` plus the leeway (RFC 7519 §4.1.5).
+    NotYetValid {
+        /// `nbf`.
+        nbf: UnixTime,
+        /// The `now` the token was checked at.
+        now: UnixTime,
+    },
+    /// `nonce` differs from the one sent in the authorization request (step 11).
+    NonceMismatch,
+    /// `auth_time` is older than the `max_age` sent allows (step 13).
+    AuthenticationTooOld {
+        /// `auth_time`.
+        auth_time: UnixTime,
+        /// The `max_age` sent, in seconds.
+        max_age: u64,
+    },
+    /// `at_hash` does not match the access token (OIDC Core §3.1.3.8).
+    AccessTokenHashMismatch,
+    /// `c_hash` does not match the authorization code (OIDC Core §3.3.2.11).
+    CodeHashMismatch,
+    /// The token response carried no `id_token`, though `openid` was
+    /// requested (OIDC Core §3.1.3.3).
+    NotReturned,
+}
+
+impl fmt::Display for IdTokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdTokenError::Malformed { reason } => write!(f, "malformed claims: {reason}"),
+            IdTokenError::DuplicateClaim { claim } => write!(f, "claim {claim:?} appears twice"),
+            IdTokenError::MissingClaim { claim } => write!(f, "required claim {claim} is missing"),
+            IdTokenError::WrongClaimType { claim } => {
+                write!(f, "claim {claim} has the wrong json type")
+            }
+            IdTokenError::ClaimOutOfRange { claim } => {
+                write!(f, "claim {claim} is out of range")
+            }
+            IdTokenError::IssuerMismatch { expected, found } => {
+                write!(f, "iss {found:?} is not the expected issuer {expected:?}")
+            }
+            IdTokenError::AudienceMismatch => f.write_str("aud does not contain the client id"),
+            IdTokenError::UntrustedAudience { audience } => {
+                write!(f, "aud contains the untrusted audience {audience:?}")
+            }
+            IdTokenError::AuthorizedPartyMismatch => f.write_str("azp is not the client id"),
+            IdTokenError::Expired { exp, now } => {
+                write!(f, "expired at {exp} (checked at {now})")
+            }
+            IdTokenError::IssuedInFuture { iat, now } => {
+                write!(f, "issued in the future at {iat} (checked at {now})")
+            }
+            IdTokenError::NotYetValid { nbf, now } => {
+                write!(f, "not valid before {nbf} (checked at {now})")
+            }
+            IdTokenError::NonceMismatch => f.write_str("nonce does not match the request's"),
+            IdTokenError::AuthenticationTooOld { auth_time, max_age } => write!(
+                f,
+                "auth_time {auth_time} is older than the max_age of {max_age}s allows"
+            ),
+            IdTokenError::AccessTokenHashMismatch => {
+                f.write_str("at_hash does not match the access token")
+            }
+            IdTokenError::CodeHashMismatch => {
+                f.write_str("c_hash does not match the authorization code")
+            }
+            IdTokenError::NotReturned => {
+                f.write_str("the token response has no id_token though openid was requested")
+            }
+        }
+    }
+}
+
+impl std::error::Error for IdTokenError {}
+
+/// How ID tokens are checked: which algorithms, how much clock leeway, which
+/// extra audiences are trusted, and how often the key set may be re-fetched.
+///
+/// The defaults are the strict ones: algorithms from the provider's metadata
+/// (`RS256` when there is none), no HMAC, 60 seconds of leeway, no other
+/// audience than the client, at most one key-rotation re-fetch a minute.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IdTokenPolicy {
+    /// The allowed signature algorithms. Empty means: those the provider's
+    /// metadata lists in `id_token_signing_alg_values_supported`, or `RS256`
+    /// (OIDC Core §15.1's default) without metadata. HMAC algorithms are
+    /// dropped from this list unless [`allow_hmac`](Self::allow_hmac) is set.
+    pub algorithms: Vec<Algorithm>,
+    /// Accept `HS256/384/512` ID tokens keyed with the client secret (OIDC
+    /// Core §10.1). Off by default; the secret must be at least 32 octets.
+    pub allow_hmac: bool,
+    /// Clock leeway in seconds for `exp`, `iat`, `nbf` and `auth_time`.
+    pub leeway: u64,
+    /// Audiences besides the client id that may appear in `aud` (step 3).
+    pub trusted_audiences: Vec<String>,
+    /// The shortest time, in seconds, between two JWKS re-fetches triggered
+    /// by an unknown `kid` (OIDC Core §10.1.1). The initial fetch does not
+    /// count.
+    pub jwks_refetch_interval: u64,
+}
+
+impl Default for IdTokenPolicy {
+    fn default() -> Self {
+        IdTokenPolicy {
+            algorithms: Vec::new(),
+            allow_hmac: false,
+            leeway: 60,
+            trusted_audiences: Vec::new(),
+            jwks_refetch_interval: 60,
+        }
+    }
+}
+
+impl IdTokenPolicy {
+    /// Sets the allowed algorithms.
+    #[must_use]
+    pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Allows HMAC-signed ID tokens keyed with the client secret.
+    #[must_use]
+    pub fn with_hmac(mut self) -> Self {
+        self.allow_hmac = true;
+        self
+    }
+
+    /// Sets the clock leeway in seconds.
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    /// Trusts one more audience in `aud`.
+    #[must_use]
+    pub fn with_trusted_audience(mut self, audience: impl Into<String>) -> Self {
+        self.trusted_audiences.push(audience.into());
+        self
+    }
+
+    /// Sets the shortest time between key-rotation re-fetches.
+    #[must_use]
+    pub fn with_jwks_refetch_interval(mut self, seconds: u64) -> Self {
+        self.jwks_refetch_interval = seconds;
+        self
+    }
+
+    /// The algorithms in force, given what the provider's metadata lists.
+    pub(crate) fn effective_algorithms(&self, from_metadata: &[Algorithm]) -> Vec<Algorithm> {
+        let base: &[Algorithm] = if !self.algorithms.is_empty() {
+            &self.algorithms
+        } else if !from_metadata.is_empty() {
+            from_metadata
+        } else {
+            &[Algorithm::Rs256]
+        };
+        base.iter()
+            .copied()
+            .filter(|alg| self.allow_hmac || !alg.is_symmetric())
+            .collect()
+    }
+}
+
+/// What the authorization request sent, which the ID token must match.
+#[derive(Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct Expected<'a> {
+    /// The `nonce` sent: the token must carry the same one (step 11).
+    pub nonce: Option<&'a str>,
+    /// The `max_age` sent: `auth_time` must be present and recent enough (step 13).
+    pub max_age: Option<u64>,
+    /// The access token issued with the ID token, checked against `at_hash`
+    /// when the token has one.
+    pub access_token: Option<&'a str>,
+    /// The authorization code, checked against `c_hash` when the token has one.
+    pub code: Option<&'a str>,
+}
+
+impl fmt::Debug for Expected<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Expected")
+            .field("nonce", &self.nonce.map(|_| "<redacted>"))
+            .field("max_age", &self.max_age)
+            .field("access_token", &self.access_token.map(|_| "<redacted>"))
+            .field("code", &self.code.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl<'a> Expected<'a> {
+    /// Nothing sent: no nonce, no `max_age`, no hash checks.
+    pub fn none() -> Self {
+        Expected::default()
+    }
+
+    /// Expects this nonce.
+    #[must_use]
+    pub fn nonce(mut self, nonce: &'a str) -> Self {
+        self.nonce = Some(nonce);
+        self
+    }
+
+    /// Expects authentication within `max_age` seconds.
+    #[must_use]
+    pub fn max_age(mut self, max_age: u64) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Checks `at_hash`, when present, against this access token.
+    #[must_use]
+    pub fn access_token(mut self, access_token: &'a str) -> Self {
+        self.access_token = Some(access_token);
+        self
+    }
+
+    /// Checks `c_hash`, when present, against this code.
+    #[must_use]
+    pub fn code(mut self, code: &'a str) -> Self {
+        self.code = Some(code);
+        self
+    }
+}
+
+/// Validates ID tokens for one client of one issuer.
+///
+/// ```
+/// use grantflow::id_token::{Expected, IdTokenPolicy, IdTokenValidator};
+/// use grantflow::jws::JwkSet;
+/// use grantflow::{ClientId, Issuer, RawIdToken, UnixTime};
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let validator = IdTokenValidator::new(
+///     Issuer::new("https://op.example.com")?,
+///     ClientId::new("my-app"),
+///     IdTokenPolicy::default(),
+/// );
+/// let keys = JwkSet::from_json(br#"{"keys":[]}"#)?;
+/// let forged = RawIdToken::new("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.");
+/// // `alg: none` never validates.
+/// assert!(validator.validate(&forged, &keys, Expected::none(), UnixTime::from_secs(0)).is_err());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct IdTokenValidator {
+    issuer: Issuer,
+    client_id: ClientId,
+    policy: IdTokenPolicy,
+    algorithms: Vec<Algorithm>,
+    client_secret: Option<ClientSecret>,
+}
+
+impl fmt::Debug for IdTokenValidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenValidator")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("algorithms", &self.algorithms)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdTokenValidator {
+    /// A validator for tokens `issuer` issued to `client_id`, with the
+    /// algorithms of `policy` (or `RS256` when it lists none).
+    pub fn new(issuer: Issuer, client_id: ClientId, policy: IdTokenPolicy) -> Self {
+        let algorithms = policy.effective_algorithms(&[]);
+        IdTokenValidator {
+            issuer,
+            client_id,
+            policy,
+            algorithms,
+            client_secret: None,
+        }
+    }
+
+    /// Uses the algorithms the provider's metadata lists when the policy
+    /// names none.
+    #[must_use]
+    pub fn with_metadata_algorithms(mut self, from_metadata: &[Algorithm]) -> Self {
+        self.algorithms = self.policy.effective_algorithms(from_metadata);
+        self
+    }
+
+    /// The client secret, the key for HMAC-signed tokens when the policy
+    /// allows them.
+    #[must_use]
+    pub fn with_client_secret(mut self, secret: ClientSecret) -> Self {
+        self.client_secret = Some(secret);
+        self
+    }
+
+    /// The algorithms this validator accepts.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &IdTokenPolicy {
+        &self.policy
+    }
+
+    /// Validates `token` against `keys` at `now`: every step of OIDC Core
+    /// §3.1.3.7 listed in the [module docs](self).
+    ///
+    /// Fails with [`Error::Jws`] when the token cannot be parsed or its
+    /// signature does not verify (an unknown `kid` is
+    /// [`JwsError::NoMatchingKey`]), and with [`Error::IdToken`] when a claim
+    /// check fails.
+    pub fn validate(
+        &self,
+        token: &RawIdToken,
+        keys: &JwkSet,
+        expected: Expected<'_>,
+        now: UnixTime,
+    ) -> Result<IdToken, Error> {
+        let jws = CompactJws::parse(token.as_str())?;
+        let alg = self.verify_signature(&jws, keys)?;
+        let claims = IdTokenClaims::parse(jws.payload())?;
+        self.check_claims(&claims, alg, expected, now)?;
+        Ok(IdToken {
+            raw: token.clone(),
+            algorithm: alg,
+            claims,
+        })
+    }
+
+    /// Checks `alg` against the allowlist and verifies the signature.
+    pub(crate) fn verify_signature(
+        &self,
+        jws: &CompactJws,
+        keys: &JwkSet,
+    ) -> Result<Algorithm, JwsError> {
+        let alg = jws.algorithm()?;
+        if !self.algorithms.contains(&alg) {
+            return Err(if alg.is_symmetric() {
+                JwsError::HmacNotAllowed
+            } else {
+                JwsError::AlgorithmNotAllowed { alg }
+            });
+        }
+        if alg.is_symmetric() {
+            let secret = self
+                .client_secret
+                .as_ref()
+                .ok_or(JwsError::HmacNotAllowed)?;
+            jws.verify_hmac(alg, secret.secret().as_bytes())?;
+        } else {
+            let kid = jws.header().kid.as_deref();
+            jws.verify_with_keys(alg, keys.candidates(kid, alg))?;
+        }
+        Ok(alg)
+    }
+
+    fn check_claims(
+        &self,
+        claims: &IdTokenClaims,
+        alg: Algorithm,
+        expected: Expected<'_>,
+        now: UnixTime,
+    ) -> Result<(), IdTokenError> {
+        let leeway = self.policy.leeway;
+        // Step 2: the issuer, byte for byte.
+        if claims.iss != self.issuer.as_str() {
+            return Err(IdTokenError::IssuerMismatch {
+                expected: self.issuer.as_str().to_owned(),
+                found: clean_text(&claims.iss, MAX_QUOTE),
+            });
+        }
+        // Step 3: the audience.
+        let client_id = self.client_id.as_str();
+        if !claims.aud.iter().any(|aud| aud == client_id) {
+            return Err(IdTokenError::AudienceMismatch);
+        }
+        if let Some(untrusted) = claims.aud.iter().find(|aud| {
+            *aud != client_id && !self.policy.trusted_audiences.iter().any(|t| t == *aud)
+        }) {
+            return Err(IdTokenError::UntrustedAudience {
+                audience: clean_text(untrusted, MAX_QUOTE),
+            });
+        }
+        // Step 5: the authorized party.
+        if claims.azp.as_deref().is_some_and(|azp| azp != client_id) {
+            return Err(IdTokenError::AuthorizedPartyMismatch);
+        }
+        // Step 9: not expired.
+        if claims.exp <= now.saturating_sub_secs(leeway) {
+            return Err(IdTokenError::Expired {
+                exp: claims.exp,
+                now,
+            });
+        }
+        // Step 10: not issued in the future.
+        if claims.iat > now.saturating_add_secs(leeway) {
+            return Err(IdTokenError::IssuedInFuture {
+                iat: claims.iat,
+                now,
+            });
+        }
+        if let Some(nbf) = claims.nbf {
+            if nbf > now.saturating_add_secs(leeway) {
+                return Err(IdTokenError::NotYetValid { nbf, now });
+            }
+        }
+        // Step 11: the nonce, in constant time.
+        if let Some(sent) = expected.nonce {
+            let received = claims
+                .nonce
+                .as_deref()
+                .ok_or(IdTokenError::MissingClaim { claim: "nonce" })?;
+            if !bool::from(sent.as_bytes().ct_eq(received.as_bytes())) {
+                return Err(IdTokenError::NonceMismatch);
+            }
+        }
+        // Step 13: max_age.
+        if let Some(max_age) = expected.max_age {
+            let auth_time = claims
+                .auth_time
+                .ok_or(IdTokenError::MissingClaim { claim: "auth_time" })?;
+            let deadline = auth_time
+                .saturating_add_secs(max_age)
+                .saturating_add_secs(leeway);
+            if deadline < now {
+                return Err(IdTokenError::AuthenticationTooOld { auth_time, max_age });
+            }
+        }
+        // §3.1.3.8 / §3.3.2.11: the hash claims, when present.
+        if let (Some(at_hash), Some(access_token)) = (&claims.at_hash, expected.access_token) {
+            if !half_hash_matches(alg, access_token, at_hash) {
+                return Err(IdTokenError::AccessTokenHashMismatch);
+            }
+        }
+        if let (Some(c_hash), Some(code)) = (&claims.c_hash, expected.code) {
+            if !half_hash_matches(alg, code, c_hash) {
+                return Err(IdTokenError::CodeHashMismatch);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `base64url(left half of hash(value))` compared with `claim` in constant
+/// time (OIDC Core §3.1.3.6). The hash follows the header's `alg`, which is
+/// always one this crate implements, so there is no unknown case to fail
+/// open on.
+fn half_hash_matches(alg: Algorithm, value: &str, claim: &str) -> bool {
+    let digest = alg.digest(value.as_bytes());
+    let half = digest.get(..digest.len() / 2).unwrap_or_default();
+    let encoded = URL_SAFE_NO_PAD.encode(half);
+    bool::from(encoded.as_bytes().ct_eq(claim.as_bytes()))
+}
+
+/// A validated ID token: its raw form, the algorithm it was signed with,
+/// and its claims.
+#[derive(Clone)]
+pub struct IdToken {
+    raw: RawIdToken,
+    algorithm: Algorithm,
+    claims: IdTokenClaims,
+}
+
+impl fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdToken")
+            .field("algorithm", &self.algorithm)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdToken {
+    /// The claims.
+    pub fn claims(&self) -> &IdTokenClaims {
+        &self.claims
+    }
+
+    /// The token as received, e.g. for `id_token_hint` at logout.
+    pub fn raw(&self) -> &RawIdToken {
+        &self.raw
+    }
+
+    /// The algorithm it was signed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The subject: with [`IdTokenClaims::iss`], the user's identity.
+    pub fn subject(&self) -> &str {
+        &self.claims.sub
+    }
+}
+
+/// The claims of a validated ID token (OIDC Core §2). Standard claims are
+/// typed; every other claim (`email`, `name`, …) is kept in
+/// [`extra`](Self::extra) as sent.
+#[derive(Clone, Debug, serde::Serialize)]
+#[non_exhaustive]
+pub struct IdTokenClaims {
+    /// The issuer.
+    pub iss: String,
+    /// The subject: unique and never reassigned within the issuer.
+    pub sub: String,
+    /// The audiences (a single string on the wire becomes one entry).
+    pub aud: Vec<String>,
+    /// Expiry.
+    pub exp: UnixTime,
+    /// Issue time.
+    pub iat: UnixTime,
+    /// Not before, if present.
+    pub nbf: Option<UnixTime>,
+    /// When the user authenticated, if present.
+    pub auth_time: Option<UnixTime>,
+    /// The nonce, if present.
+    pub nonce: Option<String>,
+    /// Authentication context class reference, if present.
+    pub acr: Option<String>,
+    /// Authentication methods references, if present.
+    pub amr: Option<Vec<String>>,
+    /// Authorized party, if present.
+    pub azp: Option<String>,
+    /// Access token hash, if present.
+    pub at_hash: Option<String>,
+    /// Code hash, if present.
+    pub c_hash: Option<String>,
+    /// Every other claim, as sent.
+    pub extra: Map<String, Value>,
+}
+
+impl IdTokenClaims {
+    /// Parses claims with strict types: duplicate names, a required claim
+    /// absent, or any claim of the wrong JSON type are errors.
+    pub(crate) fn parse(payload: &[u8]) -> Result<IdTokenClaims, IdTokenError> {
+        let mut map = json_object(payload).map_err(|error| match error {
+            JsonObjectError::NotJson => IdTokenError::Malformed {
+                reason: "the payload is not json",
+            },
+            JsonObjectError::NotAnObject => IdTokenError::Malformed {
+                reason: "the payload is not a json object",
+            },
+            JsonObjectError::Duplicate(claim) => IdTokenError::DuplicateClaim {
+                claim: clean_text(&claim, MAX_QUOTE),
+            },
+        })?;
+        let iss = required(string(&mut map, "iss")?, "iss")?;
+        let sub = required(string(&mut map, "sub")?, "sub")?;
+        if sub.is_empty() {
+            return Err(IdTokenError::MissingClaim { claim: "sub" });
+        }
+        let aud = required(audiences(&mut map)?, "aud")?;
+        let exp = required(numeric_date(&mut map, "exp")?, "exp")?;
+        let iat = required(numeric_date(&mut map, "iat")?, "iat")?;
+        Ok(IdTokenClaims {
+            iss,
+            sub,
+            aud,
+            exp,
+            iat,
+            nbf: numeric_date(&mut map, "nbf")?,
+            auth_time: numeric_date(&mut map, "auth_time")?,
+            nonce: string(&mut map, "nonce")?,
+            acr: string(&mut map, "acr")?,
+            amr: string_array(&mut map, "amr")?,
+            azp: string(&mut map, "azp")?,
+            at_hash: string(&mut map, "at_hash")?,
+            c_hash: string(&mut map, "c_hash")?,
+            extra: map,
+        })
+    }
+}
+
+fn required<T>(value: Option<T>, claim: &'static str) -> Result<T, IdTokenError> {
+    value.ok_or(IdTokenError::MissingClaim { claim })
+}
+
+/// A string claim. `null` is absent; any other non-string is a type error.
+fn string(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<String>, IdTokenError> {
+    match map.remove(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(IdTokenError::WrongClaimType { claim }),
+    }
+}
+
+fn string_array(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<Vec<String>>, IdTokenError> {
+    match map.remove(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(value) => Ok(value),
+                _ => Err(IdTokenError::WrongClaimType { claim }),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(IdTokenError::WrongClaimType { claim }),
+    }
+}
+
+/// `aud`: a string or an array of strings (OIDC Core §2). An empty array
+/// holds no audience, so it is reported as absent.
+fn audiences(map: &mut Map<String, Value>) -> Result<Option<Vec<String>>, IdTokenError> {
+    const CLAIM: &str = "aud";
+    match map.remove(CLAIM) {
+        Some(Value::String(aud)) => Ok(Some(vec![aud])),
+        Some(Value::Array(items)) if items.is_empty() => Ok(None),
+        Some(items @ Value::Array(_)) => {
+            let mut single = Map::new();
+            single.insert(CLAIM.to_owned(), items);
+            string_array(&mut single, CLAIM)
+        }
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Err(IdTokenError::WrongClaimType { claim: CLAIM }),
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number of seconds, possibly with a
+/// fraction (which is dropped). Negative, non-finite or beyond `u64` values
+/// are out of range; a string is a type error.
+fn numeric_date(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<UnixTime>, IdTokenError> {
+    match map.remove(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => {
+            if let Some(secs) = number.as_u64() {
+                Ok(Some(UnixTime::from_secs(secs)))
+            } else {
+                match number.as_f64() {
+                    // [0, 2^64): every such value fits in u64 once the
+                    // fraction is dropped; NaN and infinities are outside.
+                    Some(secs) if (0.0..18_446_744_073_709_551_616.0).contains(&secs) => {
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        // In range and non-negative, checked just above; the fraction is dropped.
+                        let whole = secs as u64;
+                        Ok(Some(UnixTime::from_secs(whole)))
+                    }
+                    _ => Err(IdTokenError::ClaimOutOfRange { claim }),
+                }
+            }
+        }
+        Some(_) => Err(IdTokenError::WrongClaimType { claim }),
+    }
+}

@@ -1,0 +1,353 @@
+//! The UserInfo endpoint (OpenID Connect Core §5.3): the signed-in user's
+//! claims, fetched with the access token.
+//!
+//! ```text
+//!   New ──start──▶ Sent ──handle_response──▶ Done(UserInfo)
+//!                   │  (a signed response whose kid the cached keys lack)
+//!                   └──▶ Send(JWKS request) ──handle_response──▶ Done(UserInfo)
+//! ```
+//!
+//! The access token goes in an `Authorization: Bearer` header (RFC 6750
+//! §2.1), never in the URL (RFC 9700 §4.3.2); only `Bearer` tokens are sent.
+//! The response is JSON, or a JWT signed by the provider
+//! (`application/jwt`), whose signature, `iss` and `aud` are checked
+//! (OIDC Core §5.3.2). Either way its `sub` must equal the ID token's
+//! (§5.3.2: otherwise the response "MUST NOT be used").
+
+use core::fmt;
+
+use http::header::{ACCEPT, AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use http::{Method, Request};
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::discovery::parse_jwks_response;
+use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
+use crate::flow::{Flow, Step};
+use crate::http::{HttpRequest, HttpResponse, media_type};
+use crate::id_token::{IdToken, IdTokenError};
+use crate::jws::{CompactJws, JsonObjectError, JwsError, json_object};
+use crate::response::{MAX_BODY, decode};
+use crate::time::UnixTime;
+use crate::token::{TokenSet, TokenType};
+use crate::types::AccessToken;
+
+const FLOW: &str = "userinfo";
+
+/// The user's claims from the UserInfo endpoint.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UserInfo {
+    /// The subject, equal to the ID token's.
+    pub sub: String,
+    /// Whether the response was a signed JWT (verified) rather than JSON.
+    pub signed: bool,
+    /// Every other claim (`name`, `email`, …), as sent.
+    pub claims: Map<String, Value>,
+}
+
+impl UserInfo {
+    /// A string claim, if present and a string.
+    pub fn string(&self, claim: &str) -> Option<&str> {
+        self.claims.get(claim).and_then(Value::as_str)
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    New,
+    Sent,
+    AwaitingKeys(Vec<u8>),
+    Finished,
+}
+
+/// The UserInfo request as a [`Flow`]. Made by [`Client::userinfo`].
+pub struct UserInfoRequest {
+    client: Client,
+    access_token: AccessToken,
+    subject: String,
+    state: State,
+}
+
+impl fmt::Debug for UserInfoRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserInfoRequest")
+            .field("client", &self.client)
+            .field("access_token", &self.access_token)
+            .field("subject", &self.subject)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Fetches the claims of the user `id_token` names, with the access
+    /// token of `tokens` (OIDC Core §5.3.1).
+    ///
+    /// Fails with [`Error::MissingEndpoint`] without a UserInfo endpoint and
+    /// with [`Error::UnsupportedTokenType`] unless the token is a `Bearer`
+    /// token.
+    pub fn userinfo(
+        &self,
+        tokens: &TokenSet,
+        id_token: &IdToken,
+    ) -> Result<UserInfoRequest, Error> {
+        if self.userinfo_endpoint().is_none() {
+            return Err(Error::MissingEndpoint {
+                endpoint: "userinfo_endpoint",
+            });
+        }
+        if tokens.token_type != TokenType::Bearer {
+            return Err(Error::UnsupportedTokenType {
+                token_type: clean_text(tokens.token_type.as_str(), 64),
+            });
+        }
+        Ok(UserInfoRequest {
+            client: self.clone(),
+            access_token: tokens.access_token.clone(),
+            subject: id_token.subject().to_owned(),
+            state: State::New,
+        })
+    }
+}
+
+impl UserInfoRequest {
+    fn request(&self) -> Result<HttpRequest, Error> {
+        let endpoint = self
+            .client
+            .userinfo_endpoint()
+            .ok_or(Error::MissingEndpoint {
+                endpoint: "userinfo_endpoint",
+            })?;
+        let mut request = Request::new(Vec::new());
+        *request.method_mut() = Method::GET;
+        *request.uri_mut() = endpoint.uri().clone();
+        let headers = request.headers_mut();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, application/jwt"),
+        );
+        let mut authorization =
+            HeaderValue::try_from(format!("Bearer {}", self.access_token.secret())).map_err(
+                |_| Error::UnsupportedTokenType {
+                    token_type: "Bearer (the access token is not a valid header value)".to_owned(),
+                },
+            )?;
+        authorization.set_sensitive(true);
+        headers.insert(AUTHORIZATION, authorization);
+        Ok(request)
+    }
+
+    fn finish(&mut self, user: UserInfo) -> Result<Step<UserInfo>, Error> {
+        self.state = State::Finished;
+        if user.sub != self.subject {
+            return Err(Error::UserInfoSubjectMismatch);
+        }
+        Ok(Step::Done(user))
+    }
+
+    /// A signed response: verify, then check `iss` and `aud` (§5.3.2). On an
+    /// unknown `kid`, asks for the key set once more.
+    fn signed(
+        &mut self,
+        body: Vec<u8>,
+        now: UnixTime,
+        refetched: bool,
+    ) -> Result<Step<UserInfo>, Error> {
+        let validator = self
+            .client
+            .userinfo_validator()
+            .ok_or(Error::MissingIssuer)?;
+        let token = core::str::from_utf8(&body).map_err(|_| {
+            Error::Jws(JwsError::Malformed {
+                reason: "the signed userinfo response is not utf-8",
+            })
+        })?;
+        let jws = CompactJws::parse(token.trim())?;
+        let keys = self.client.keys();
+        match validator.verify_signature(&jws, &keys) {
+            Ok(_) => {}
+            Err(JwsError::NoMatchingKey { kid }) if !refetched => {
+                return match self.client.jwks_refetch(now) {
+                    Some(request) => {
+                        self.state = State::AwaitingKeys(body);
+                        Ok(Step::Send(request))
+                    }
+                    None => Err(JwsError::NoMatchingKey { kid }.into()),
+                };
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let mut claims = claims_object(jws.payload())?;
+        let iss = take_string(&mut claims, "iss")?;
+        let issuer = self.client.issuer().ok_or(Error::MissingIssuer)?;
+        if iss != issuer.as_str() {
+            return Err(IdTokenError::IssuerMismatch {
+                expected: issuer.as_str().to_owned(),
+                found: clean_text(&iss, 128),
+            }
+            .into());
+        }
+        let client_id = self.client.client_id().as_str();
+        let audience_ok = match claims.remove("aud") {
+            Some(Value::String(aud)) => aud == client_id,
+            Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(client_id)),
+            None | Some(Value::Null) => {
+                return Err(IdTokenError::MissingClaim { claim: "aud" }.into());
+            }
+            Some(_) => return Err(IdTokenError::WrongClaimType { claim: "aud" }.into()),
+        };
+        if !audience_ok {
+            return Err(IdTokenError::AudienceMismatch.into());
+        }
+        let sub = take_string(&mut claims, "sub")?;
+        self.finish(UserInfo {
+            sub,
+            signed: true,
+            claims,
+        })
+    }
+}
+
+fn claims_object(payload: &[u8]) -> Result<Map<String, Value>, IdTokenError> {
+    json_object(payload).map_err(|error| match error {
+        JsonObjectError::NotJson | JsonObjectError::NotAnObject => IdTokenError::Malformed {
+            reason: "the payload is not a json object",
+        },
+        JsonObjectError::Duplicate(claim) => IdTokenError::DuplicateClaim {
+            claim: clean_text(&claim, 128),
+        },
+    })
+}
+
+fn take_string(
+    claims: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<String, IdTokenError> {
+    match claims.remove(claim) {
+        Some(Value::String(value)) if !value.is_empty() => Ok(value),
+        None | Some(Value::Null) => Err(IdTokenError::MissingClaim { claim }),
+        Some(Value::String(_)) => Err(IdTokenError::MissingClaim { claim }),
+        Some(_) => Err(IdTokenError::WrongClaimType { claim }),
+    }
+}
+
+/// An RFC 6750 §3 `WWW-Authenticate: Bearer error="..."` challenge, if the
+/// response has one with an `error`.
+fn bearer_challenge(response: &HttpResponse) -> Option<ErrorResponse> {
+    let header = response.headers().get(WWW_AUTHENTICATE)?.to_str().ok()?;
+    let params = header.trim().strip_prefix("Bearer")?.trim();
+    let mut error = None;
+    let mut description = None;
+    for part in params.split(',') {
+        let Some((name, value)) = part.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        match name.trim() {
+            "error" => error = Some(value.to_owned()),
+            "error_description" => description = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    let status = response.status().as_u16();
+    Some(ErrorResponse::new(
+        ErrorCode::from_wire(&error?),
+        description.as_deref(),
+        None,
+        status,
+    ))
+}
+
+impl Flow for UserInfoRequest {
+    type Output = UserInfo;
+
+    fn start(&mut self, _now: UnixTime) -> Result<Step<UserInfo>, Error> {
+        if !matches!(self.state, State::New) {
+            return Err(Error::UnexpectedCall {
+                flow: FLOW,
+                call: "start after the flow started",
+            });
+        }
+        let request = self.request()?;
+        self.state = State::Sent;
+        Ok(Step::Send(request))
+    }
+
+    fn handle_response(
+        &mut self,
+        response: HttpResponse,
+        now: UnixTime,
+    ) -> Result<Step<UserInfo>, Error> {
+        match core::mem::replace(&mut self.state, State::Finished) {
+            State::Sent => {}
+            State::AwaitingKeys(body) => {
+                let keys = parse_jwks_response(&response)?;
+                self.client.store_jwks(keys);
+                return self.signed(body, now, true);
+            }
+            State::New => {
+                self.state = State::New;
+                return Err(Error::UnexpectedCall {
+                    flow: FLOW,
+                    call: "handle_response before start",
+                });
+            }
+            State::Finished => {
+                return Err(Error::UnexpectedCall {
+                    flow: FLOW,
+                    call: "handle_response after the flow ended",
+                });
+            }
+        }
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            if let Some(challenge) = bearer_challenge(&response) {
+                return Err(Error::OAuth(challenge));
+            }
+        }
+        let is_jwt = media_type(&response)
+            .is_some_and(|media| media.eq_ignore_ascii_case("application/jwt"));
+        if is_jwt && response.status().is_success() {
+            if response.body().len() > MAX_BODY {
+                return Err(MalformedResponse::without_excerpt(
+                    status,
+                    format!("body is larger than {MAX_BODY} bytes"),
+                )
+                .into());
+            }
+            let body = response.into_body();
+            return self.signed(body, now, false);
+        }
+        let mut claims = decode::<Map<String, Value>>(&response)?.fields;
+        let sub = match claims.remove("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub,
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                return Err(MalformedResponse::without_excerpt(
+                    status,
+                    "userinfo response has no sub",
+                )
+                .into());
+            }
+            Some(_) => {
+                return Err(MalformedResponse::without_excerpt(
+                    status,
+                    "userinfo sub is not a string",
+                )
+                .into());
+            }
+        };
+        self.finish(UserInfo {
+            sub,
+            signed: false,
+            claims,
+        })
+    }
+
+    fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<UserInfo>, Error> {
+        Err(Error::UnexpectedCall {
+            flow: FLOW,
+            call: "handle_timeout (this flow never waits)",
+        })
+    }
+}
