@@ -1,0 +1,263 @@
+//! The UserInfo flow (OIDC Core §5.3): the Bearer request, JSON and signed
+//! responses, and the `sub` check against the ID token.
+
+// Test helpers may panic: a panic here is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use grantflow::id_token::{Expected, IdTokenError, IdTokenPolicy};
+use grantflow::jws::JwsError;
+use grantflow::{
+    Algorithm, Client, ClientAuth, ClientId, EndpointUrl, Error, ErrorCode, Flow, HttpResponse,
+    IdToken, Issuer, JwkSet, RawIdToken, Step, TokenSet, UnixTime, UserInfo, parse_token_response,
+};
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use serde_json::{Value, json};
+
+const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
+const ISSUER: &str = "https://op.example.com";
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn key() -> Ed25519KeyPair {
+    Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap()
+}
+
+fn sign(kid: &str, claims: &Value) -> String {
+    let header = b64(json!({"alg": "EdDSA", "kid": kid}).to_string().as_bytes());
+    let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+    let signature = b64(key().sign(input.as_bytes()).as_ref());
+    format!("{input}.{signature}")
+}
+
+fn client() -> Client {
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+                                "x": b64(key().public_key().as_ref())}]});
+    Client::new(ClientId::new("web-app"), ClientAuth::None)
+        .with_issuer(Issuer::new(ISSUER).unwrap())
+        .with_userinfo_endpoint(EndpointUrl::parse("https://op.example.com/userinfo").unwrap())
+        .with_jwks(JwkSet::from_json(jwks.to_string().as_bytes()).unwrap())
+        .with_id_token_policy(IdTokenPolicy::default().with_algorithms([Algorithm::EdDsa]))
+}
+
+fn id_token(client: &Client) -> IdToken {
+    let claims = json!({"iss": ISSUER, "sub": "alice", "aud": "web-app",
+                        "exp": NOW.as_secs() + 60, "iat": NOW.as_secs()});
+    client
+        .id_token_validator()
+        .unwrap()
+        .validate(
+            &RawIdToken::new(sign("k1", &claims)),
+            &client.keys(),
+            Expected::none(),
+            NOW,
+        )
+        .unwrap()
+}
+
+fn tokens(token_type: &str) -> TokenSet {
+    let body = json!({"access_token": "SlAV32hkKG", "token_type": token_type});
+    parse_token_response(&response(200, "application/json", body.to_string()), NOW).unwrap()
+}
+
+fn response(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> HttpResponse {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(body.into())
+        .unwrap()
+}
+
+fn run(client: &Client, answer: HttpResponse) -> Result<UserInfo, Error> {
+    let mut flow = client
+        .userinfo(&tokens("Bearer"), &id_token(client))
+        .unwrap();
+    let Step::Send(_) = flow.start(NOW).unwrap() else {
+        panic!("expected a request")
+    };
+    match flow.handle_response(answer, NOW)? {
+        Step::Done(user) => Ok(user),
+        other => panic!("expected the end, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_request_carries_the_token_in_a_bearer_header_only() {
+    let client = client();
+    let mut flow = client
+        .userinfo(&tokens("bearer"), &id_token(&client))
+        .unwrap();
+    let Step::Send(request) = flow.start(NOW).unwrap() else {
+        panic!("expected a request")
+    };
+    assert_eq!(request.method(), "GET");
+    assert_eq!(request.uri(), "https://op.example.com/userinfo");
+    assert!(request.uri().query().is_none(), "never in the url");
+    assert!(request.body().is_empty(), "never in a body");
+    let authorization = &request.headers()["authorization"];
+    assert_eq!(authorization, "Bearer SlAV32hkKG");
+    assert!(authorization.is_sensitive());
+    assert!(!format!("{flow:?}").contains("SlAV32hkKG"));
+}
+
+#[test]
+fn only_bearer_tokens_are_sent() {
+    let client = client();
+    for token_type in ["DPoP", "mac"] {
+        assert!(matches!(
+            client.userinfo(&tokens(token_type), &id_token(&client)),
+            Err(Error::UnsupportedTokenType { .. })
+        ));
+    }
+    let no_endpoint = Client::new(ClientId::new("web-app"), ClientAuth::None);
+    assert!(matches!(
+        no_endpoint.userinfo(&tokens("Bearer"), &id_token(&client)),
+        Err(Error::MissingEndpoint {
+            endpoint: "userinfo_endpoint"
+        })
+    ));
+}
+
+#[test]
+fn a_json_response_with_the_same_sub() {
+    let body = json!({"sub": "alice", "email": "alice@example.com", "email_verified": true});
+    let user = run(
+        &client(),
+        response(200, "application/json; charset=utf-8", body.to_string()),
+    )
+    .unwrap();
+    assert_eq!(user.sub, "alice");
+    assert!(!user.signed);
+    assert_eq!(user.string("email"), Some("alice@example.com"));
+    assert_eq!(user.claims["email_verified"], true);
+}
+
+#[test]
+fn rp_userinfo_bad_sub_claim() {
+    let body = json!({"sub": "mallory", "email": "alice@example.com"});
+    assert!(matches!(
+        run(
+            &client(),
+            response(200, "application/json", body.to_string())
+        ),
+        Err(Error::UserInfoSubjectMismatch)
+    ));
+    for body in [r#"{"email":"a@b"}"#, r#"{"sub":5}"#, r#"{"sub":""}"#] {
+        assert!(
+            matches!(
+                run(&client(), response(200, "application/json", body)),
+                Err(Error::MalformedResponse(_))
+            ),
+            "{body}"
+        );
+    }
+    assert!(matches!(
+        run(
+            &client(),
+            response(
+                200,
+                "application/json",
+                r#"{"sub":"alice","sub":"mallory"}"#
+            )
+        ),
+        Err(Error::MalformedResponse(_))
+    ));
+}
+
+#[test]
+fn an_invalid_token_challenge_is_the_servers_error() {
+    let answer = http::Response::builder()
+        .status(401)
+        .header(
+            "www-authenticate",
+            r#"Bearer realm="op", error="invalid_token", error_description="The access token expired""#,
+        )
+        .body(Vec::new())
+        .unwrap();
+    match run(&client(), answer) {
+        Err(Error::OAuth(response)) => {
+            assert_eq!(response.error, ErrorCode::Other("invalid_token".to_owned()));
+            assert_eq!(
+                response.description.as_deref(),
+                Some("The access token expired")
+            );
+            assert_eq!(response.status, 401);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run(&client(), response(500, "text/html", "<html>oops</html>")),
+        Err(Error::MalformedResponse(_))
+    ));
+}
+
+#[test]
+fn a_signed_response_is_verified_and_must_name_issuer_and_audience() {
+    let claims = json!({"iss": ISSUER, "aud": "web-app", "sub": "alice", "name": "Alice"});
+    let user = run(
+        &client(),
+        response(200, "application/jwt", sign("k1", &claims)),
+    )
+    .unwrap();
+    assert!(user.signed);
+    assert_eq!(user.string("name"), Some("Alice"));
+
+    let mut wrong_iss = claims.clone();
+    wrong_iss["iss"] = json!("https://evil.example.com");
+    assert!(matches!(
+        run(
+            &client(),
+            response(200, "application/jwt", sign("k1", &wrong_iss))
+        ),
+        Err(Error::IdToken(IdTokenError::IssuerMismatch { .. }))
+    ));
+    let mut wrong_aud = claims.clone();
+    wrong_aud["aud"] = json!(["other-app"]);
+    assert!(matches!(
+        run(
+            &client(),
+            response(200, "application/jwt", sign("k1", &wrong_aud))
+        ),
+        Err(Error::IdToken(IdTokenError::AudienceMismatch))
+    ));
+    let mut no_aud = claims.clone();
+    no_aud.as_object_mut().unwrap().remove("aud");
+    assert!(matches!(
+        run(
+            &client(),
+            response(200, "application/jwt", sign("k1", &no_aud))
+        ),
+        Err(Error::IdToken(IdTokenError::MissingClaim { claim: "aud" }))
+    ));
+    let mut other_sub = claims.clone();
+    other_sub["sub"] = json!("mallory");
+    assert!(matches!(
+        run(
+            &client(),
+            response(200, "application/jwt", sign("k1", &other_sub))
+        ),
+        Err(Error::UserInfoSubjectMismatch)
+    ));
+    // A forged signature, and a key the client does not have (no jwks_uri to re-fetch from).
+    let mut forged = sign("k1", &claims);
+    forged.push('A');
+    assert!(matches!(
+        run(&client(), response(200, "application/jwt", forged)),
+        Err(Error::Jws(_))
+    ));
+    assert!(matches!(
+        run(
+            &client(),
+            response(200, "application/jwt", sign("k2", &claims))
+        ),
+        Err(Error::Jws(JwsError::NoMatchingKey { .. }))
+    ));
+}
