@@ -3,26 +3,52 @@
 //! request and response on one line with secrets masked, then stops the
 //! provider.
 //!
+//! Lines starting with `→`/`←` are HTTP requests and responses the client
+//! sent and received; `⇢`/`⇠` are what the user's browser does (the harness
+//! plays it, no human needed); `✓` is what the client concluded.
+//!
 //! Run it with `cargo run -p grantflow-tests --example tour`.
 
 use std::process::ExitCode;
 
-use grantflow::{Flow, Scope};
-use grantflow_tests::provider::{API_RESOURCE, CC_BASIC, CC_POST, Provider, UNGRANTED_SCOPE};
-use grantflow_tests::redact::{request_line, response_line};
-use grantflow_ureq::{Event, HttpClient, drive_observed, now};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use grantflow::{
+    Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery, Flow, IdToken,
+    Issuer, Scope, SignIn,
+};
+use grantflow_tests::TestClient;
+use grantflow_tests::provider::{
+    ALICE, API_RESOURCE, CC_BASIC, CC_POST, ES256_APP, Provider, REDIRECT_URI, SPA,
+    UNGRANTED_SCOPE, WEB_APP,
+};
+use grantflow_tests::redact::{request_line, response_line, url_line};
+use grantflow_ureq::{Event, HttpClient, drive_observed, now, os_rng};
 
 type Failure = Box<dyn std::error::Error>;
 
 /// Runs `flow` through the ureq adapter, printing every request and
 /// response on one line with secrets masked.
 fn run<F: Flow>(http: &HttpClient, flow: F) -> Result<F::Output, grantflow_ureq::Error> {
-    drive_observed(http, flow, |event| match event {
-        Event::Sending(request) => println!("  → {}", request_line(request)),
+    run_counted(http, flow).0
+}
+
+/// [`run`], also returning `METHOD URL` of every request sent.
+fn run_counted<F: Flow>(
+    http: &HttpClient,
+    flow: F,
+) -> (Result<F::Output, grantflow_ureq::Error>, Vec<String>) {
+    let mut sent = Vec::new();
+    let result = drive_observed(http, flow, |event| match event {
+        Event::Sending(request) => {
+            sent.push(format!("{} {}", request.method(), request.uri()));
+            println!("  → {}", request_line(request));
+        }
         Event::Received(response) => println!("  ← {}", response_line(response)),
         Event::Waiting(until) => println!("  … waiting until {until}"),
         _ => {}
-    })
+    });
+    (result, sent)
 }
 
 fn client_credentials(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
@@ -83,6 +109,203 @@ fn expect_oauth_error<T>(
     }
 }
 
+/// OpenID discovery: the metadata document, then the JWK Set.
+fn discover(provider: &Provider, http: &HttpClient) -> Result<DiscoveredProvider, Failure> {
+    println!("  discovery (OpenID Connect Discovery 1.0)");
+    let discovered = run(http, Discovery::openid(Issuer::new(provider.issuer())?))?;
+    println!(
+        "  ✓ issuer {} (identical to the configured one), {} signing keys, \
+         RFC 9207 iss in redirects: {}",
+        discovered.issuer().as_str(),
+        discovered.jwks().map_or(0, |keys| keys.keys().len()),
+        if discovered
+            .metadata()
+            .authorization_response_iss_parameter_supported
+        {
+            "announced, so required"
+        } else {
+            "not announced"
+        }
+    );
+    Ok(discovered)
+}
+
+/// A client of the discovered provider for a registered test client.
+fn client(discovered: &DiscoveredProvider, test_client: TestClient) -> Client {
+    let auth = match test_client.secret {
+        Some(secret) => ClientAuth::ClientSecretBasic(ClientSecret::new(secret)),
+        None => ClientAuth::None,
+    };
+    Client::from_provider(discovered, ClientId::new(test_client.id), auth)
+}
+
+/// The first characters of a `kid` (a 43-character key thumbprint here).
+fn short_kid(kid: &str) -> String {
+    format!("{}…", kid.chars().take(8).collect::<String>())
+}
+
+/// The `kid` in the JOSE header of a validated ID token.
+fn kid_of(id_token: &IdToken) -> String {
+    let header = id_token
+        .raw()
+        .as_str()
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+        .and_then(|header| header.get("kid")?.as_str().map(short_kid))
+        .unwrap_or_else(|| "none".to_owned())
+}
+
+/// One sign-in of `account`: the authorization URL, the login (played by the
+/// harness), the callback and the code exchange. Returns the sign-in and the
+/// requests the exchange sent.
+fn sign_in_as(
+    provider: &Provider,
+    http: &HttpClient,
+    client: &Client,
+    scopes: &[&str],
+    account: &str,
+) -> Result<(SignIn, Vec<String>), Failure> {
+    let mut request = client.authorize(REDIRECT_URI)?;
+    for scope in scopes {
+        request = request.scope(Scope::new(*scope)?);
+    }
+    let (url, pending) = request.begin(&mut os_rng(), now())?;
+    println!("  ⇢ browser goes to {}", url_line(url.as_str()));
+    let location = provider.login(url.as_str(), account)?;
+    println!("  ⇢ {account} logs in and consents");
+    println!("  ⇠ redirected back to {}", url_line(&location));
+    let exchange = pending.callback(client, &location)?;
+    println!("  ✓ callback: state matches, iss is the issuer; exchanging the code");
+    let (result, sent) = run_counted(http, exchange);
+    Ok((result?, sent))
+}
+
+/// Prints what a validated ID token says.
+fn print_id_token(sign_in: &SignIn) -> Result<&IdToken, Failure> {
+    let id_token = sign_in
+        .id_token
+        .as_ref()
+        .ok_or("no id token though openid was asked for")?;
+    let claims = id_token.claims();
+    println!(
+        "  ✓ id token valid (signature, iss, aud, exp, iat, nonce{}): sub {:?}, iss {}, aud {:?}, \
+         alg {}, kid {}",
+        if claims.at_hash.is_some() {
+            ", at_hash"
+        } else {
+            ""
+        },
+        id_token.subject(),
+        claims.iss,
+        claims.aud,
+        id_token.algorithm().name(),
+        kid_of(id_token),
+    );
+    Ok(id_token)
+}
+
+fn sign_ins(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
+    println!(
+        "\nOpenID Connect sign-in (authorization code + PKCE), public client {}",
+        SPA.id
+    );
+    let discovered = discover(provider, http)?;
+    let spa = client(&discovered, SPA);
+    let (sign_in, _) = sign_in_as(provider, http, &spa, &["openid", "email"], ALICE)?;
+    let id_token = print_id_token(&sign_in)?;
+    println!("  userinfo (OIDC Core §5.3)");
+    let info = run(http, spa.userinfo(&sign_in.tokens, id_token)?)?;
+    println!(
+        "  ✓ userinfo sub {:?} (same as the id token's), email {:?}",
+        info.sub,
+        info.string("email").unwrap_or("-")
+    );
+
+    for test_client in [WEB_APP, ES256_APP] {
+        println!(
+            "\nsign-in, confidential client {} ({}, {} id tokens; same discovered provider)",
+            test_client.id,
+            test_client.auth_method,
+            test_client.id_token_alg.unwrap_or("?")
+        );
+        let client = client(&discovered, test_client);
+        let (sign_in, _) = sign_in_as(provider, http, &client, &["openid"], ALICE)?;
+        print_id_token(&sign_in)?;
+    }
+
+    println!("\ndenied login (the user cancels)");
+    let (url, pending) = spa
+        .authorize(REDIRECT_URI)?
+        .scope(Scope::new("openid")?)
+        .begin(&mut os_rng(), now())?;
+    println!("  ⇢ browser goes to {}", url_line(url.as_str()));
+    let location = provider.deny(url.as_str())?;
+    println!("  ⇢ the user cancels at the login prompt");
+    println!("  ⇠ redirected back to {}", url_line(&location));
+    match pending.callback(&spa, &location) {
+        Err(grantflow::Error::OAuth(e)) if e.error == grantflow::ErrorCode::AccessDenied => {
+            println!("  ✓ state and iss checked first, then the typed error: {e}");
+            Ok(())
+        }
+        Err(other) => Err(format!("expected access_denied, got: {other}").into()),
+        Ok(_) => Err("expected access_denied, got a code".into()),
+    }
+}
+
+/// Key rotation, on a provider of its own (rotating changes it for everyone).
+fn key_rotation(http: &HttpClient) -> Result<(), Failure> {
+    let provider = Provider::start()?;
+    println!(
+        "\nsigning key rotation (OIDC Core §10.1.1), on a provider of its own: {}",
+        provider.issuer()
+    );
+    let discovered = discover(&provider, http)?;
+    let client = client(&discovered, WEB_APP);
+    println!("  sign-in before the rotation");
+    let (sign_in, sent) = sign_in_as(&provider, http, &client, &["openid"], ALICE)?;
+    let id_token = print_id_token(&sign_in)?;
+    let fetches = jwks_fetches(&provider, &sent);
+    if fetches != 0 {
+        return Err(format!("expected no JWK Set fetch, saw {fetches}").into());
+    }
+    println!(
+        "  ✓ kid {} is one discovery fetched: no JWK Set request during the exchange",
+        kid_of(id_token)
+    );
+
+    let kids = provider.rotate_signing_keys()?;
+    println!(
+        "  ↻ the provider rotates its signing keys: new kids {} (old keys stay published)",
+        kids.iter()
+            .map(|kid| short_kid(kid))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("  sign-in with the same client, its cached keys now stale");
+    let (sign_in, sent) = sign_in_as(&provider, http, &client, &["openid"], ALICE)?;
+    let id_token = print_id_token(&sign_in)?;
+    let fetches = jwks_fetches(&provider, &sent);
+    if fetches != 1 {
+        return Err(format!("expected one JWK Set fetch, saw {fetches}").into());
+    }
+    println!(
+        "  ✓ unknown kid {} → the JWK Set fetched once, the id token verified with the new key",
+        kid_of(id_token)
+    );
+    Ok(())
+}
+
+/// How many of `sent` (`METHOD URL`) fetched the provider's JWK Set.
+fn jwks_fetches(provider: &Provider, sent: &[String]) -> usize {
+    let jwks = format!("GET {}", provider.jwks_uri());
+    sent.iter().filter(|line| **line == jwks).count()
+}
+
 fn main() -> ExitCode {
     println!("grantflow tour: every flow that exists today, against the bundled OpenID provider");
     let provider = match Provider::start() {
@@ -97,7 +320,9 @@ fn main() -> ExitCode {
         provider.issuer()
     );
     let http = HttpClient::new();
-    let result = client_credentials(&provider, &http);
+    let result = client_credentials(&provider, &http)
+        .and_then(|()| sign_ins(&provider, &http))
+        .and_then(|()| key_rotation(&http));
     drop(provider);
     match result {
         Ok(()) => {

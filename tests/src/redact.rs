@@ -2,7 +2,9 @@
 //! and for test failure messages.
 //!
 //! Every value that is a credential — client secrets, codes, verifiers,
-//! tokens, the `Authorization` header's credentials — prints as `***`.
+//! tokens, the `Authorization` header's credentials — prints as `***`; so do
+//! the values that bind an authorization request to its callback (`state`,
+//! `nonce`, the PKCE `code_challenge`) wherever they appear in a URL.
 
 use grantflow::{HttpRequest, HttpResponse};
 use serde_json::Value;
@@ -24,6 +26,12 @@ const SECRET_NAMES: [&str; 13] = [
     "user_code",
 ];
 
+/// Query parameters masked in URLs besides [`SECRET_NAMES`]: the values that
+/// tie an authorization response to the request of one user's session. Not
+/// credentials, but whoever reads them off a log could forge that user's
+/// callback (`state`) or replay an ID token into it (`nonce`).
+const URL_SECRET_NAMES: [&str; 3] = ["state", "nonce", "code_challenge"];
+
 /// How much of a body a line shows.
 const MAX_BODY_CHARS: usize = 240;
 
@@ -33,7 +41,11 @@ fn is_secret(name: &str) -> bool {
 
 /// `POST http://…/token authorization: Basic *** body: grant_type=…&client_secret=***`
 pub fn request_line(request: &HttpRequest) -> String {
-    let mut line = format!("{} {}", request.method(), request.uri());
+    let mut line = format!(
+        "{} {}",
+        request.method(),
+        url_line(&request.uri().to_string())
+    );
     if let Some(authorization) = request.headers().get("authorization") {
         let scheme = authorization
             .to_str()
@@ -72,6 +84,34 @@ pub fn response_line(response: &HttpResponse) -> String {
         response.status().as_u16(),
         shorten(&body)
     )
+}
+
+/// An authorization URL or a redirect back to the client with its credentials
+/// (`code`, tokens, …) and its `state`, `nonce` and `code_challenge` masked:
+/// `http://…/callback?code=***&state=***&iss=http%3A%2F%2F127.0.0.1%3A1234`.
+///
+/// Anything that is not an absolute URL is returned as is.
+pub fn url_line(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.query().is_none() {
+        return url.to_owned();
+    }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(name, value)| {
+            let value = if is_secret(&name) || URL_SECRET_NAMES.contains(&name.as_ref()) {
+                "***".to_owned()
+            } else {
+                value.into_owned()
+            };
+            (name.into_owned(), value)
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    // The serializer escapes `*`; keep the mask readable.
+    parsed.as_str().replace("%2A%2A%2A", "***")
 }
 
 fn mask_form(body: &[u8]) -> String {
@@ -142,6 +182,33 @@ mod tests {
         }
         assert!(line.starts_with("200 application/json {"), "{line}");
         assert!(line.contains(r#""expires_in":60"#), "{line}");
+    }
+
+    #[test]
+    fn urls_hide_codes_and_request_bindings() {
+        let location =
+            "http://127.0.0.1/callback?code=CODE1&state=STATE1&iss=http%3A%2F%2F127.0.0.1%3A1234";
+        assert_eq!(
+            url_line(location),
+            "http://127.0.0.1/callback?code=***&state=***&iss=http%3A%2F%2F127.0.0.1%3A1234"
+        );
+        let authorization = "http://127.0.0.1:1/auth?response_type=code&client_id=spa\
+                             &state=STATE2&code_challenge=CHALLENGE2&code_challenge_method=S256&nonce=NONCE2";
+        let line = url_line(authorization);
+        for secret in ["STATE2", "CHALLENGE2", "NONCE2"] {
+            assert!(!line.contains(secret), "{line}");
+        }
+        assert!(
+            line.contains(
+                "client_id=spa&state=***&code_challenge=***&code_challenge_method=S256&nonce=***"
+            ),
+            "{line}"
+        );
+        assert_eq!(
+            url_line("http://127.0.0.1:1/jwks"),
+            "http://127.0.0.1:1/jwks"
+        );
+        assert_eq!(url_line("not a url"), "not a url");
     }
 
     #[test]

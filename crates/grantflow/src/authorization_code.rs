@@ -551,6 +551,11 @@ struct Secret(String);
 /// serialized form as a secret: it holds the PKCE verifier) and hand it to
 /// [`callback`](Self::callback) once. It is not `Clone`: the callback
 /// consumes it, so a code cannot be redeemed twice with it.
+///
+/// ```compile_fail
+/// fn copies<T: Clone>() {}
+/// copies::<grantflow::PendingAuthorization>(); // not Clone: single use
+/// ```
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct PendingAuthorization {
     issuer: Option<String>,
