@@ -134,8 +134,7 @@ use crate::discovery::parse_jwks_response;
 use crate::error::{Error, ErrorCode, ErrorResponse, clean_text};
 use crate::flow::{Flow, Step};
 use crate::http::HttpResponse;
-use crate::id_token::{Expected, IdToken, IdTokenError};
-use crate::jws::JwsError;
+use crate::id_token::{Expected, IdToken, IdTokenError, keys_may_be_stale};
 use crate::time::UnixTime;
 use crate::token::{TokenSet, parse_token_response};
 use crate::types::{Scope, join_scopes};
@@ -780,8 +779,12 @@ impl CodeExchange {
                 self.state = ExchangeState::Finished;
                 Ok(Step::Done(SignIn { tokens, id_token }))
             }
-            Err(Error::Jws(JwsError::NoMatchingKey { kid }))
-                if matches!(self.state, ExchangeState::AwaitingTokens) =>
+            Err(error)
+                if matches!(self.state, ExchangeState::AwaitingTokens)
+                    && tokens
+                        .id_token
+                        .as_ref()
+                        .is_some_and(|raw| keys_may_be_stale(&error, raw.as_str())) =>
             {
                 // Key rotation (OIDC Core §10.1.1): fetch the key set once
                 // more, unless one was fetched too recently.
@@ -792,7 +795,7 @@ impl CodeExchange {
                     }
                     None => {
                         self.state = ExchangeState::Finished;
-                        Err(Error::Jws(JwsError::NoMatchingKey { kid }))
+                        Err(error)
                     }
                 }
             }

@@ -32,8 +32,9 @@
 //!
 //! The authorization code exchange ([`crate::authorization_code`]) runs the
 //! validator for you and, when the token names a `kid` the cached key set
-//! lacks, fetches the provider's JWKS once more before validating again
-//! (OIDC Core §10.1.1, key rotation). Use the validator directly for ID
+//! lacks — or names none and no cached key verifies it — fetches the
+//! provider's JWKS once more before validating again (OIDC Core §10.1.1, key
+//! rotation; at most once per [`IdTokenPolicy::jwks_refetch_interval`]). Use the validator directly for ID
 //! tokens obtained elsewhere.
 //!
 //! A user is identified by the pair ([`IdTokenClaims::iss`],
@@ -562,6 +563,21 @@ impl IdTokenValidator {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether a fresh copy of the provider's key set could change the outcome
+/// of a failed signature check: the token names a `kid` the cached set lacks
+/// ([`JwsError::NoMatchingKey`]), or it names none and no cached key verifies
+/// it — the provider may have rotated to a key this client never saw. Flows
+/// then re-fetch once, rate-limited (OIDC Core §10.1.1).
+pub(crate) fn keys_may_be_stale(error: &Error, token: &str) -> bool {
+    match error {
+        Error::Jws(JwsError::NoMatchingKey { .. }) => true,
+        Error::Jws(JwsError::BadSignature) => {
+            CompactJws::parse(token).is_ok_and(|jws| jws.header().kid.is_none())
+        }
+        _ => false,
     }
 }
 

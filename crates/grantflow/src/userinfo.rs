@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   New ──start──▶ Sent ──handle_response──▶ Done(UserInfo)
-//!                   │  (a signed response whose kid the cached keys lack)
+//!                   │  (a signed response the cached keys cannot verify)
 //!                   └──▶ Send(JWKS request) ──handle_response──▶ Done(UserInfo)
 //! ```
 //!
@@ -25,7 +25,7 @@ use crate::discovery::parse_jwks_response;
 use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
 use crate::flow::{Flow, Step};
 use crate::http::{HttpRequest, HttpResponse, media_type};
-use crate::id_token::{IdToken, IdTokenError};
+use crate::id_token::{IdToken, IdTokenError, keys_may_be_stale};
 use crate::jws::{CompactJws, JsonObjectError, JwsError, json_object};
 use crate::response::{MAX_BODY, decode};
 use crate::time::UnixTime;
@@ -167,13 +167,15 @@ impl UserInfoRequest {
         let keys = self.client.keys();
         match validator.verify_signature(&jws, &keys) {
             Ok(_) => {}
-            Err(JwsError::NoMatchingKey { kid }) if !refetched => {
+            Err(error @ (JwsError::NoMatchingKey { .. } | JwsError::BadSignature))
+                if !refetched && keys_may_be_stale(&Error::Jws(error.clone()), token.trim()) =>
+            {
                 return match self.client.jwks_refetch(now) {
                     Some(request) => {
                         self.state = State::AwaitingKeys(body);
                         Ok(Step::Send(request))
                     }
-                    None => Err(JwsError::NoMatchingKey { kid }.into()),
+                    None => Err(error.into()),
                 };
             }
             Err(error) => return Err(error.into()),

@@ -80,6 +80,17 @@ impl Key {
     }
 }
 
+impl Key {
+    /// The same signature, with no `kid` in the header.
+    fn sign_without_kid(&self, claims: &Value) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes());
+        let input = format!("{header}.{payload}");
+        let signature = URL_SAFE_NO_PAD.encode(self.pair.sign(input.as_bytes()).as_ref());
+        format!("{input}.{signature}")
+    }
+}
+
 fn jwks(keys: &[&Key]) -> Vec<u8> {
     json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()})
         .to_string()
@@ -789,4 +800,52 @@ fn a_plain_oauth_request_needs_no_id_token() {
     );
     assert!(sign_in.id_token.is_none());
     assert!(sign_in.tokens.id_token.is_none());
+}
+
+#[test]
+fn a_token_without_kid_that_no_cached_key_verifies_refetches_once() {
+    let old = Key::new(1, "old");
+    let new = Key::new(2, "new");
+    let client = base_client(ClientAuth::None)
+        .with_jwks_uri(EndpointUrl::parse("https://op.example.com/jwks").unwrap());
+    // Warm the cache with the old key.
+    let (mut exchange, nonce) = exchange_for(&client);
+    sent(
+        exchange
+            .handle_response(
+                json_response(200, &token_body(&old.sign_without_kid(&claims(&nonce)))),
+                NOW,
+            )
+            .unwrap(),
+    );
+    done(
+        exchange
+            .handle_response(json_response(200, &jwks(&[&old])), NOW)
+            .unwrap(),
+    );
+    // Rotated to a key this client never saw, and the token names no kid.
+    let (mut exchange, nonce) = exchange_for(&client);
+    let request = sent(
+        exchange
+            .handle_response(
+                json_response(200, &token_body(&new.sign_without_kid(&claims(&nonce)))),
+                NOW,
+            )
+            .unwrap(),
+    );
+    assert_eq!(request.uri(), "https://op.example.com/jwks");
+    let sign_in = done(
+        exchange
+            .handle_response(json_response(200, &jwks(&[&new])), NOW)
+            .unwrap(),
+    );
+    assert!(sign_in.id_token.is_some());
+    // A forged kid-less token right after: no second fetch, a bad signature.
+    let (mut exchange, nonce) = exchange_for(&client);
+    let mut forged = new.sign_without_kid(&claims(&nonce));
+    forged.replace_range(forged.len() - 2.., "AA");
+    assert!(matches!(
+        exchange.handle_response(json_response(200, &token_body(&forged)), NOW),
+        Err(Error::Jws(JwsError::BadSignature))
+    ));
 }
