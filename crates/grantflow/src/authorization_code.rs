@@ -168,6 +168,9 @@ pub enum CallbackError {
     },
     /// A success response without a `code`.
     MissingCode,
+    /// An error response whose `error` has no printable character (RFC 6749
+    /// §4.1.2.1 allows only printable ASCII).
+    InvalidErrorCode,
     /// The client passed to the callback is not the one the request was
     /// begun with (another client id or issuer, RFC 9700 §4.4.2).
     WrongClient,
@@ -192,6 +195,9 @@ impl fmt::Display for CallbackError {
                 "iss {found:?} is not the issuer {expected:?} the request was sent to"
             ),
             CallbackError::MissingCode => f.write_str("code is missing"),
+            CallbackError::InvalidErrorCode => {
+                f.write_str("error is present but has no printable character")
+            }
             CallbackError::WrongClient => {
                 f.write_str("the client is not the one the authorization request was begun with")
             }
@@ -673,6 +679,9 @@ impl PendingAuthorization {
             _ => {}
         }
         if let Some(error) = error {
+            if !error.chars().any(|c| !c.is_control()) {
+                return Err(CallbackError::InvalidErrorCode.into());
+            }
             return Err(Error::OAuth(ErrorResponse::new(
                 ErrorCode::from_wire(&error),
                 description.as_deref(),

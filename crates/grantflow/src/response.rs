@@ -175,12 +175,15 @@ fn error_response(
     uri: Option<Value>,
 ) -> Result<ErrorResponse, Error> {
     let code = match string_field(status, "error", Some(error))? {
-        // RFC 6749 §5.2: the code is one or more characters.
-        Some(code) if !code.is_empty() => code,
+        // RFC 6749 §5.2: the code is one or more printable characters; one
+        // made only of control characters would be empty once cleaned.
+        Some(code) if code.chars().any(|c| !c.is_control()) => code,
         _ => {
-            return Err(
-                MalformedResponse::without_excerpt(status, "field \"error\" is empty").into(),
-            );
+            return Err(MalformedResponse::without_excerpt(
+                status,
+                "field \"error\" is empty or has no printable character",
+            )
+            .into());
         }
     };
     let description = string_field(status, "error_description", description)?;
@@ -444,10 +447,14 @@ mod tests {
 
     #[test]
     fn empty_error_codes_are_malformed_and_null_ones_absent() {
+        const EMPTY: &str = "field \"error\" is empty or has no printable character";
         let m = malformed(decode(&response(400, None, br#"{"error":""}"#)));
-        assert_eq!(m.reason, "field \"error\" is empty");
+        assert_eq!(m.reason, EMPTY);
         let m = malformed(decode(&response(200, None, b"error=&error_description=x")));
-        assert_eq!(m.reason, "field \"error\" is empty");
+        assert_eq!(m.reason, EMPTY);
+        // Found by fuzzing: only control characters, which cleaning removes.
+        let m = malformed(decode(&response(400, None, br#"{"error":"\u001b\n"}"#)));
+        assert_eq!(m.reason, EMPTY);
         let fields = decode(&response(
             200,
             None,

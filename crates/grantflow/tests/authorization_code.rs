@@ -443,6 +443,12 @@ fn the_callback_checks_state_first_even_on_error_responses() {
         callback_error(&client, pending, &format!("?state={state}")),
         Error::Callback(CallbackError::MissingCode)
     ));
+    // Found by fuzzing: an error code of control characters only.
+    let (_, pending, state, _) = begin(&client);
+    assert!(matches!(
+        callback_error(&client, pending, &format!("?error=%1B&state={state}")),
+        Error::Callback(CallbackError::InvalidErrorCode)
+    ));
 }
 
 #[test]
