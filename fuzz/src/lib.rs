@@ -16,6 +16,9 @@
 
 use grantflow::{Error, HttpResponse, MalformedResponse, TokenSet, UnixTime};
 
+pub mod jose;
+pub mod json;
+
 /// Statuses worth most of the fuzzer's attention: success (200, and 201
 /// which CrowdStrike sends), an empty success, a redirect, the RFC 6749 §5.2
 /// error statuses, and gateway failures.
@@ -209,7 +212,11 @@ fn check_tokens(status: u16, now: UnixTime, tokens: &TokenSet) {
     let _ = format!("{tokens:?}");
 }
 
-fn check_error(response: &HttpResponse, error: &Error) {
+/// Checks an error from parsing `response`: it is `OAuth` or
+/// `MalformedResponse` with the response's status, short to print, with
+/// clean and bounded text, and any excerpt it quotes names no credential
+/// and holds no token-like run.
+pub fn check_error(response: &HttpResponse, error: &Error) {
     let status = response.status().as_u16();
     let display = error.to_string();
     assert!(
@@ -223,6 +230,9 @@ fn check_error(response: &HttpResponse, error: &Error) {
         Error::OAuth(oauth) => {
             assert_eq!(oauth.status, status);
             let code = oauth.error.as_str();
+            // RFC 6749 §5.2: the code is one or more characters; one that
+            // cleaning left empty says nothing (the core refuses `""`).
+            assert!(!code.is_empty(), "empty error code");
             assert!(code.len() <= grantflow::ErrorResponse::MAX_TEXT);
             assert!(!code.chars().any(char::is_control), "control in code");
             for text in [&oauth.description, &oauth.uri].into_iter().flatten() {
@@ -260,4 +270,41 @@ fn check_error(response: &HttpResponse, error: &Error) {
         }
         other => panic!("parsing a response gave a non-response error: {other:?}"),
     }
+}
+
+/// Checks what every error must be, whatever its kind: short to print (in
+/// both forms) and, printed, free of control characters (a server's text is
+/// cleaned before it is quoted).
+pub fn check_printable(error: &dyn std::error::Error) {
+    let display = error.to_string();
+    assert!(
+        display.len() < MAX_DISPLAY,
+        "display of {} bytes",
+        display.len()
+    );
+    assert!(
+        !display.chars().any(char::is_control),
+        "control character in {display:?}"
+    );
+    let debug = format!("{error:?}");
+    assert!(debug.len() < MAX_DEBUG, "debug of {} bytes", debug.len());
+}
+
+/// The client secret the targets share: exactly 32 octets, the shortest
+/// HS256 key RFC 7518 §3.2 allows (so HS384 and HS512 must refuse it).
+pub const HMAC_SECRET: &str = "grantflow-fuzz HS256 secret: 32o";
+
+/// Base64url without padding (RFC 7515 §2).
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A compact JWS of `header` and `payload` (taken as bytes, so neither has
+/// to be JSON) with a genuine HS256 signature under [`HMAC_SECRET`].
+pub fn hs256_token(header: &[u8], payload: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, HMAC_SECRET.as_bytes());
+    let tag = ring::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", b64(tag.as_ref()))
 }

@@ -1,0 +1,307 @@
+//! `PendingAuthorization::callback` on arbitrary redirects (RFC 6749
+//! §4.1.2, RFC 9207 §2.4), for a request begun with a deterministic
+//! generator, then the code exchange request it leads to.
+//!
+//! Input: one flag byte (bit 0: the client requires RFC 9207 `iss`; bit 1:
+//! a plain OAuth client without an issuer, so no `openid` either), then the
+//! redirect URL or query, as text (invalid UTF-8 replaced). In the text,
+//! `$S` stands for the request's real `state` and `$I` for the issuer, so
+//! the fuzzer can reach the checks behind the state comparison (which is
+//! constant-time, so gives it no comparison hints).
+//!
+//! Oracles, beyond "no panic":
+//!
+//! - the outcome is exactly the documented one, derived here from the
+//!   form-decoded query: a response parameter (`code`, `state`, `iss`,
+//!   `error`, `error_description`, `error_uri`) given twice is
+//!   `DuplicateParameter`; then an absent or empty `state` is
+//!   `MissingState`, another one `StateMismatch`; then a non-empty `iss`
+//!   other than the issuer is `IssuerMismatch`, an absent one
+//!   `MissingIssuer` when required; then an `error` is `Error::OAuth` with
+//!   status 0, a non-empty code and clean text, or `InvalidErrorCode` when
+//!   it has no printable character; then an absent `code` is `MissingCode`;
+//! - above all: success only when the query holds `state` exactly once, equal
+//!   to the one sent, and a non-empty `code` exactly once;
+//! - on success the token request (RFC 6749 §4.1.3) carries that code, the
+//!   redirect URI byte for byte, and a PKCE verifier whose S256 challenge
+//!   (RFC 7636 §4.6) is the one in the authorization URL.
+
+#![no_main]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use grantflow::authorization_code::CallbackError;
+use grantflow::rand_core;
+use grantflow::{
+    Client, ClientAuth, ClientId, EndpointUrl, Error, Flow, Issuer, Scope, Step, UnixTime,
+};
+use grantflow_fuzz::check_printable;
+use libfuzzer_sys::fuzz_target;
+
+const ISSUER: &str = "https://op.example.com";
+const CLIENT_ID: &str = "web-app";
+const REDIRECT: &str = "https://app.example.com/cb?tenant=a%20b";
+const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
+/// The parameters of an authorization response the callback reads.
+const KNOWN: [&str; 6] = [
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "error_uri",
+];
+
+/// A deterministic generator that counts up: only for the harness.
+struct Counter(u8);
+
+impl rand_core::TryRng for Counter {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(u32::from(self.0))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(u64::from(self.0))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for byte in dst {
+            self.0 = self.0.wrapping_add(1);
+            *byte = self.0;
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Counter {}
+
+/// What the callback must do with a redirect.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    InvalidUrl,
+    Duplicate(String),
+    MissingState,
+    StateMismatch,
+    IssuerMismatch,
+    MissingIssuer,
+    InvalidErrorCode,
+    OAuth(String),
+    MissingCode,
+    Exchange(String),
+}
+
+/// The query the callback reads: the URL's, or the text itself when it is
+/// not a URL (a leading `?` dropped); `None` when it is neither.
+fn query_of(redirect: &str) -> Option<String> {
+    if let Ok(url) = url::Url::parse(redirect) {
+        return Some(url.query().unwrap_or_default().to_owned());
+    }
+    let query = redirect.strip_prefix('?').unwrap_or(redirect);
+    (!query.contains('#') && !query.contains("://")).then(|| query.to_owned())
+}
+
+fn outcome(
+    pairs: Option<&[(String, String)]>,
+    state: &str,
+    issuer: Option<&str>,
+    iss_required: bool,
+) -> Outcome {
+    let Some(pairs) = pairs else {
+        return Outcome::InvalidUrl;
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, _) in pairs {
+        if KNOWN.contains(&name.as_str()) {
+            if seen.contains(&name.as_str()) {
+                return Outcome::Duplicate(name.clone());
+            }
+            seen.push(name);
+        }
+    }
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    match get("state") {
+        None => return Outcome::MissingState,
+        Some(received) if received != state => return Outcome::StateMismatch,
+        Some(_) => {}
+    }
+    match (issuer, get("iss")) {
+        (Some(expected), Some(found)) if expected != found => return Outcome::IssuerMismatch,
+        (_, None) if iss_required => return Outcome::MissingIssuer,
+        _ => {}
+    }
+    if let Some(error) = get("error") {
+        if error.chars().all(char::is_control) {
+            return Outcome::InvalidErrorCode;
+        }
+        return Outcome::OAuth(error.to_owned());
+    }
+    match get("code") {
+        None => Outcome::MissingCode,
+        Some(code) => Outcome::Exchange(code.to_owned()),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&flags, text)) = data.split_first() else {
+        return;
+    };
+    let iss_required = flags & 1 != 0;
+    let with_issuer = flags & 2 == 0;
+
+    let mut client = Client::new(ClientId::new(CLIENT_ID), ClientAuth::None)
+        .with_authorization_endpoint(
+            EndpointUrl::parse("https://op.example.com/authorize?realm=x").expect("valid"),
+        )
+        .with_token_endpoint(EndpointUrl::parse("https://op.example.com/token").expect("valid"))
+        .with_required_callback_iss(iss_required);
+    let scope = if with_issuer {
+        client = client.with_issuer(Issuer::new(ISSUER).expect("valid"));
+        "openid"
+    } else {
+        "profile"
+    };
+    let (url, pending) = client
+        .authorize(REDIRECT)
+        .expect("a valid redirect uri")
+        .scope(Scope::new(scope).expect("a valid scope"))
+        .begin(&mut Counter(0), NOW)
+        .expect("the request begins");
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .expect("the authorization url has it")
+    };
+    let state = param("state");
+    let challenge = param("code_challenge");
+
+    let redirect = String::from_utf8_lossy(text)
+        .replace("$S", &state)
+        .replace("$I", ISSUER);
+    let pairs: Option<Vec<(String, String)>> = query_of(&redirect).map(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    });
+    let want = outcome(
+        pairs.as_deref(),
+        &state,
+        with_issuer.then_some(ISSUER),
+        iss_required,
+    );
+
+    let result = pending.callback(&client, &redirect);
+    let got = match &result {
+        Ok(_) => None,
+        Err(error) => {
+            check_printable(error);
+            Some(match error {
+                Error::Callback(CallbackError::InvalidUrl) => Outcome::InvalidUrl,
+                Error::Callback(CallbackError::DuplicateParameter { name }) => {
+                    Outcome::Duplicate(name.clone())
+                }
+                Error::Callback(CallbackError::MissingState) => Outcome::MissingState,
+                Error::Callback(CallbackError::StateMismatch) => Outcome::StateMismatch,
+                Error::Callback(CallbackError::IssuerMismatch { expected, found }) => {
+                    assert_eq!(expected, ISSUER);
+                    assert!(found.len() <= 256 && !found.chars().any(char::is_control));
+                    Outcome::IssuerMismatch
+                }
+                Error::Callback(CallbackError::MissingIssuer) => Outcome::MissingIssuer,
+                Error::OAuth(response) => {
+                    assert_eq!(response.status, 0, "a redirect has no http status");
+                    let code = response.error.as_str();
+                    assert!(!code.is_empty() && !code.chars().any(char::is_control));
+                    for text in [&response.description, &response.uri].into_iter().flatten() {
+                        assert!(!text.chars().any(char::is_control));
+                        assert!(text.len() <= grantflow::ErrorResponse::MAX_TEXT);
+                    }
+                    match &want {
+                        Outcome::OAuth(sent) => {
+                            let cleaned: String =
+                                sent.chars().filter(|c| !c.is_control()).collect();
+                            assert!(
+                                cleaned.starts_with(code),
+                                "error code {code:?} from {sent:?}"
+                            );
+                        }
+                        other => panic!("Error::OAuth, expected {other:?}"),
+                    }
+                    Outcome::OAuth(match &want {
+                        Outcome::OAuth(sent) => sent.clone(),
+                        _ => String::new(),
+                    })
+                }
+                Error::Callback(CallbackError::InvalidErrorCode) => Outcome::InvalidErrorCode,
+                Error::Callback(CallbackError::MissingCode) => Outcome::MissingCode,
+                other => panic!("unexpected callback error {other:?}"),
+            })
+        }
+    };
+
+    // Success only with the exact state once and a non-empty code once,
+    // whatever else the outcome derivation above says.
+    if result.is_ok() {
+        let pairs = pairs.as_deref().expect("a parsed query");
+        let states: Vec<_> = pairs.iter().filter(|(k, _)| k == "state").collect();
+        let codes: Vec<_> = pairs.iter().filter(|(k, _)| k == "code").collect();
+        assert!(
+            states.len() == 1 && states[0].1 == state,
+            "accepted without the exact state once: {redirect:?}"
+        );
+        assert!(
+            codes.len() == 1 && !codes[0].1.is_empty(),
+            "accepted without one non-empty code: {redirect:?}"
+        );
+    }
+
+    let mut exchange = match (result, want) {
+        (Ok(exchange), Outcome::Exchange(code)) => (exchange, code),
+        (Ok(_), want) => panic!("accepted {redirect:?}, expected {want:?}"),
+        (Err(error), want) => {
+            assert_eq!(got, Some(want), "{redirect:?} gave {error:?}");
+            return;
+        }
+    };
+
+    // The token request of RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5).
+    let request = match exchange.0.start(NOW) {
+        Ok(Step::Send(request)) => request,
+        other => panic!("the exchange did not send: {other:?}"),
+    };
+    assert_eq!(request.method(), http::Method::POST);
+    assert_eq!(request.uri(), "https://op.example.com/token");
+    let mut sent: Vec<(String, String)> = form_urlencoded::parse(request.body())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let verifier = sent
+        .iter()
+        .find(|(k, _)| k == "code_verifier")
+        .map(|(_, v)| v.clone())
+        .expect("a code_verifier");
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    assert_eq!(URL_SAFE_NO_PAD.encode(digest.as_ref()), challenge);
+    sent.retain(|(k, _)| k != "code_verifier");
+    sent.sort();
+    let mut want_sent = vec![
+        ("client_id".to_owned(), CLIENT_ID.to_owned()),
+        ("code".to_owned(), exchange.1.clone()),
+        ("grant_type".to_owned(), "authorization_code".to_owned()),
+        ("redirect_uri".to_owned(), REDIRECT.to_owned()),
+    ];
+    want_sent.sort();
+    assert_eq!(sent, want_sent);
+    assert!(matches!(
+        exchange.0.start(NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+    assert!(matches!(
+        exchange.0.handle_timeout(NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+});

@@ -1,0 +1,389 @@
+//! `IdTokenValidator::validate` on validly signed tokens around fuzzed
+//! claims (OIDC Core §3.1.3.7): the signature always verifies, so every
+//! claim check is reached.
+//!
+//! The validator is for issuer `https://op.example.com` and client
+//! `web-app`, allows only HS256 keyed with the client secret
+//! (`HMAC_SECRET`), and expects the nonce `n`. The harness signs each token
+//! itself with `ring::hmac`.
+//!
+//! Input:
+//!
+//! | byte | meaning |
+//! |---|---|
+//! | 0 | flags: bits 0–1 leeway (`60`, `0`, `3600`, `u64::MAX`); bit 2 the header is fuzzed too; bit 3 `max_age` 600 was sent; bit 4 an access token to check `at_hash` against; bit 5 a code to check `c_hash` against; bit 6 `https://api.example.com` is a trusted audience |
+//! | 1 | `now`, as the time byte of `grantflow_fuzz` (`0` → 1 700 000 000, `1` → 0, `2` → just below `u64::MAX`, `3` → the next eight bytes) |
+//! | rest | with bit 2: the header JSON, a NUL, then the claims JSON; otherwise the claims JSON under `{"alg":"HS256","typ":"JWT"}` |
+//!
+//! Oracle: the claims are re-read from the raw JSON with `serde_json` and
+//! checked against every documented rule (no repeated claim; `iss` a
+//! string equal to the issuer; `sub` a non-empty string; `aud` a string or
+//! a non-empty array of strings holding the client id and only trusted
+//! others; `exp`, `iat` numbers in `[0, 2^64)` with `exp > now - leeway`
+//! and `iat <= now + leeway`; `nbf` and `auth_time` absent, `null` or such
+//! numbers, `nbf <= now + leeway`; `nonce` the string `n`; `acr`, `azp`,
+//! `at_hash`, `c_hash` absent, `null` or strings, `amr` an array of
+//! strings; `azp` the client id; `auth_time` recent enough under `max_age`;
+//! `at_hash`/`c_hash` the left half of SHA-256 when checked), and on the
+//! header (the rules of `CompactJws::parse`, `alg` exactly `HS256`).
+//! `validate` must succeed exactly when all hold, and then return exactly
+//! those values, every other claim in `extra`. A claim of the wrong JSON
+//! type must never be reported as missing (nor a missing one as mistyped).
+
+#![no_main]
+
+use grantflow::id_token::{Expected, IdTokenError, IdTokenPolicy, IdTokenValidator};
+use grantflow::jws::CompactJws;
+use grantflow::{Algorithm, ClientId, ClientSecret, Error, Issuer, JwkSet, RawIdToken, UnixTime};
+use grantflow_fuzz::jose::header_rules;
+use grantflow_fuzz::json::{Document, Slot, is_string_array, numeric_date, slot};
+use grantflow_fuzz::{HMAC_SECRET, Reader, b64, check_printable, hs256_token};
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Map, Value};
+
+const ISSUER: &str = "https://op.example.com";
+const CLIENT_ID: &str = "web-app";
+const TRUSTED: &str = "https://api.example.com";
+const NONCE: &str = "n";
+const MAX_AGE: u64 = 600;
+/// RFC 6749 §4.1.4's access token; its `at_hash` under SHA-256 is
+/// `bJYTDxMKsNbRWDl-JNK8wQ`.
+const ACCESS_TOKEN: &str = "2YotnFZFEjr1zCsicMWpAA";
+/// RFC 6749 §4.1.2's code; its `c_hash` is `o1uBp9eSe3DsmScN0jYriA`.
+const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA";
+const DEFAULT_HEADER: &[u8] = br#"{"alg":"HS256","typ":"JWT"}"#;
+const LEEWAYS: [u64; 4] = [60, 0, 3600, u64::MAX];
+
+/// The claims this crate types; everything else goes to `extra`.
+const KNOWN: [&str; 13] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "c_hash",
+];
+
+struct Setup {
+    now: u64,
+    leeway: u64,
+    max_age: bool,
+    access_token: bool,
+    code: bool,
+    trusted: bool,
+}
+
+/// The claims as they must come out, when the token must validate.
+#[derive(Debug)]
+struct Want {
+    sub: String,
+    aud: Vec<String>,
+    exp: u64,
+    iat: u64,
+    nbf: Option<u64>,
+    auth_time: Option<u64>,
+    acr: Option<String>,
+    amr: Option<Vec<String>>,
+    azp: Option<String>,
+    at_hash: Option<String>,
+    c_hash: Option<String>,
+    extra: Map<String, Value>,
+}
+
+fn half_hash(value: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, value.as_bytes());
+    b64(&digest.as_ref()[..16])
+}
+
+fn string(map: &Map<String, Value>, name: &str) -> Result<Option<String>, &'static str> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err("a string claim of another type"),
+    }
+}
+
+fn date(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, &'static str> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => numeric_date(value).map(Some).ok_or("a bad numeric date"),
+    }
+}
+
+/// Every documented claim rule, from the raw JSON.
+fn claim_rules(claims: &[u8], s: &Setup) -> Result<Want, &'static str> {
+    let map = Document::parse(claims)
+        .unique_object()
+        .ok_or("claims are not an object without repeats")?;
+    if string(&map, "iss")?.as_deref() != Some(ISSUER) {
+        return Err("iss");
+    }
+    let sub = string(&map, "sub")?
+        .filter(|s| !s.is_empty())
+        .ok_or("sub")?;
+    let aud = match map.get("aud") {
+        Some(Value::String(aud)) => vec![aud.clone()],
+        Some(items) if is_string_array(items) => items
+            .as_array()
+            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned))
+            .into_iter()
+            .flatten()
+            .collect(),
+        _ => return Err("aud is not a string or an array of strings"),
+    };
+    if !aud.iter().any(|a| a == CLIENT_ID) {
+        return Err("aud lacks the client");
+    }
+    if !aud
+        .iter()
+        .all(|a| a == CLIENT_ID || (s.trusted && a == TRUSTED))
+    {
+        return Err("aud has an untrusted audience");
+    }
+    let exp = date(&map, "exp")?.ok_or("exp")?;
+    let iat = date(&map, "iat")?.ok_or("iat")?;
+    let nbf = date(&map, "nbf")?;
+    let auth_time = date(&map, "auth_time")?;
+    if exp <= s.now.saturating_sub(s.leeway) {
+        return Err("expired");
+    }
+    let latest = s.now.saturating_add(s.leeway);
+    if iat > latest || nbf.is_some_and(|nbf| nbf > latest) {
+        return Err("iat or nbf in the future");
+    }
+    if string(&map, "nonce")?.as_deref() != Some(NONCE) {
+        return Err("nonce");
+    }
+    let acr = string(&map, "acr")?;
+    let azp = string(&map, "azp")?;
+    let at_hash = string(&map, "at_hash")?;
+    let c_hash = string(&map, "c_hash")?;
+    let amr = match map.get("amr") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("amr holds a non-string")?,
+        ),
+        Some(_) => return Err("amr is not an array"),
+    };
+    if azp.as_deref().is_some_and(|azp| azp != CLIENT_ID) {
+        return Err("azp");
+    }
+    if s.max_age {
+        let auth_time = auth_time.ok_or("auth_time missing under max_age")?;
+        if auth_time.saturating_add(MAX_AGE).saturating_add(s.leeway) < s.now {
+            return Err("auth_time too old");
+        }
+    }
+    if s.access_token
+        && at_hash
+            .as_ref()
+            .is_some_and(|h| *h != half_hash(ACCESS_TOKEN))
+    {
+        return Err("at_hash");
+    }
+    if s.code && c_hash.as_ref().is_some_and(|h| *h != half_hash(CODE)) {
+        return Err("c_hash");
+    }
+    let mut extra = map;
+    for name in KNOWN {
+        extra.remove(name);
+    }
+    Ok(Want {
+        sub,
+        aud,
+        exp,
+        iat,
+        nbf,
+        auth_time,
+        acr,
+        amr,
+        azp,
+        at_hash,
+        c_hash,
+        extra,
+    })
+}
+
+/// Whether `value` has the JSON type the claim `name` must have.
+fn typed(name: &str, value: &Value) -> bool {
+    match name {
+        "exp" | "iat" | "nbf" | "auth_time" => value.is_number(),
+        "aud" => value.is_string() || is_string_array(value),
+        "amr" => is_string_array(value),
+        _ => value.is_string(),
+    }
+}
+
+/// A claim error must name a claim whose raw value fits the error: a wrong
+/// type is never "missing", a missing claim never "wrong type".
+fn check_claim_error(claims: &[u8], error: &IdTokenError) {
+    let Some(map) = Document::parse(claims).unique_object() else {
+        assert!(
+            matches!(
+                error,
+                IdTokenError::Malformed { .. } | IdTokenError::DuplicateClaim { .. }
+            ),
+            "{error:?} for claims that are not an object without repeats"
+        );
+        return;
+    };
+    match *error {
+        IdTokenError::Malformed { .. } | IdTokenError::DuplicateClaim { .. } => {
+            panic!("{error:?} for an object without repeats")
+        }
+        IdTokenError::MissingClaim { claim } => {
+            let empty = match map.get(claim) {
+                Some(Value::String(s)) => claim == "sub" && s.is_empty(),
+                Some(Value::Array(items)) => claim == "aud" && items.is_empty(),
+                _ => false,
+            };
+            assert!(
+                slot(&map, claim, |v| typed(claim, v)) == Slot::Absent || empty,
+                "{claim} reported missing, but it is {:?}",
+                map.get(claim)
+            );
+        }
+        IdTokenError::WrongClaimType { claim } => assert_eq!(
+            slot(&map, claim, |v| typed(claim, v)),
+            Slot::WrongType,
+            "{claim} reported mistyped, but it is {:?}",
+            map.get(claim)
+        ),
+        IdTokenError::ClaimOutOfRange { claim } => {
+            let value = map.get(claim).expect("an out-of-range claim is present");
+            assert!(
+                value.is_number() && numeric_date(value).is_none(),
+                "{value}"
+            );
+        }
+        _ => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut reader = Reader::new(data);
+    let flags = reader.byte();
+    let t = reader.byte();
+    let now = match t % 4 {
+        0 => grantflow_fuzz::DEFAULT_NOW,
+        1 => 0,
+        2 => u64::MAX - u64::from(t >> 2),
+        _ => u64::from_le_bytes(reader.array()),
+    };
+    let setup = Setup {
+        now,
+        leeway: LEEWAYS[usize::from(flags & 3)],
+        max_age: flags & 8 != 0,
+        access_token: flags & 16 != 0,
+        code: flags & 32 != 0,
+        trusted: flags & 64 != 0,
+    };
+    let rest = reader.rest();
+    let (header, claims) = if flags & 4 != 0 {
+        match rest.iter().position(|&b| b == 0) {
+            Some(nul) => (&rest[..nul], &rest[nul + 1..]),
+            None => (rest, &b""[..]),
+        }
+    } else {
+        (DEFAULT_HEADER, rest)
+    };
+
+    let token = hs256_token(header, claims);
+    let mut policy = IdTokenPolicy::default()
+        .with_algorithms([Algorithm::Hs256])
+        .with_hmac()
+        .with_leeway(setup.leeway);
+    if setup.trusted {
+        policy = policy.with_trusted_audience(TRUSTED);
+    }
+    let validator = IdTokenValidator::new(
+        Issuer::new(ISSUER).expect("a valid issuer"),
+        ClientId::new(CLIENT_ID),
+        policy,
+    )
+    .with_client_secret(ClientSecret::new(HMAC_SECRET));
+    let mut expected = Expected::none().nonce(NONCE);
+    if setup.max_age {
+        expected = expected.max_age(MAX_AGE);
+    }
+    if setup.access_token {
+        expected = expected.access_token(ACCESS_TOKEN);
+    }
+    if setup.code {
+        expected = expected.code(CODE);
+    }
+    let raw = RawIdToken::new(token.clone());
+    let result = validator.validate(&raw, &JwkSet::default(), expected, UnixTime::from_secs(now));
+
+    let header_ok = header_rules(header).and_then(|h| {
+        if h.alg != "HS256" {
+            Err("alg is not HS256")
+        } else if token.len() > CompactJws::MAX_LEN {
+            Err("token too long")
+        } else {
+            Ok(())
+        }
+    });
+    let rules = header_ok.and_then(|()| claim_rules(claims, &setup));
+
+    let (id_token, want) = match (result, rules) {
+        (Ok(id_token), Ok(want)) => (id_token, want),
+        (Ok(id_token), Err(why)) => {
+            panic!("validated a token that breaks a rule ({why}): {id_token:?}")
+        }
+        (Err(error), Ok(want)) => {
+            panic!("refused a token that meets every rule: {error:?}; {want:?}")
+        }
+        (Err(error), Err(_)) => {
+            check_printable(&error);
+            match &error {
+                Error::IdToken(claim_error) => {
+                    assert!(
+                        header_rules(header).is_ok(),
+                        "claims read under a bad header"
+                    );
+                    check_claim_error(claims, claim_error);
+                }
+                Error::Jws(_) => {}
+                other => panic!("validation failed with {other:?}"),
+            }
+            return;
+        }
+    };
+
+    // Ok: the returned claims are the raw ones, and satisfy every check.
+    let c = id_token.claims();
+    assert_eq!(c.iss, ISSUER);
+    assert!(c.aud.iter().any(|a| a == CLIENT_ID));
+    assert!(c.exp.as_secs() > now.saturating_sub(setup.leeway));
+    assert!(c.iat.as_secs() <= now.saturating_add(setup.leeway));
+    assert_eq!(c.nonce.as_deref(), Some(NONCE));
+    assert!(!c.sub.is_empty());
+    assert_eq!(c.sub, want.sub);
+    assert_eq!(id_token.subject(), want.sub);
+    assert_eq!(c.aud, want.aud);
+    assert_eq!(c.exp.as_secs(), want.exp);
+    assert_eq!(c.iat.as_secs(), want.iat);
+    assert_eq!(c.nbf.map(UnixTime::as_secs), want.nbf);
+    assert_eq!(c.auth_time.map(UnixTime::as_secs), want.auth_time);
+    assert_eq!(c.acr, want.acr);
+    assert_eq!(c.amr, want.amr);
+    assert_eq!(c.azp, want.azp);
+    assert_eq!(c.at_hash, want.at_hash);
+    assert_eq!(c.c_hash, want.c_hash);
+    assert_eq!(c.extra, want.extra);
+    assert_eq!(id_token.algorithm(), Algorithm::Hs256);
+    assert_eq!(id_token.raw().as_str(), token);
+    let _ = format!("{id_token:?}");
+});
