@@ -90,13 +90,16 @@ enum Outcome {
 }
 
 /// The query the callback reads: the URL's, or the text itself when it is
-/// not a URL (a leading `?` dropped); `None` when it is neither.
+/// not a URL (a leading `?` dropped); `None` when it is neither: it has a
+/// `#`, or `://` before its first `=` (a URL that failed to parse; a query
+/// itself may carry `:` and `/` unencoded).
 fn query_of(redirect: &str) -> Option<String> {
     if let Ok(url) = url::Url::parse(redirect) {
         return Some(url.query().unwrap_or_default().to_owned());
     }
     let query = redirect.strip_prefix('?').unwrap_or(redirect);
-    (!query.contains('#') && !query.contains("://")).then(|| query.to_owned())
+    let before_first_equals = query.split('=').next().unwrap_or_default();
+    (!query.contains('#') && !before_first_equals.contains("://")).then(|| query.to_owned())
 }
 
 fn outcome(

@@ -705,7 +705,11 @@ fn query_of(redirect: &str) -> Result<String, CallbackError> {
         return Ok(url.query().unwrap_or_default().to_owned());
     }
     let query = redirect.strip_prefix('?').unwrap_or(redirect);
-    if query.contains('#') || query.contains("://") {
+    // A query may hold unencoded `:` and `/` (RFC 3986 §3.4), as in
+    // `iss=https://op.example.com`; but `://` before the first `=` means a
+    // URL that failed to parse, not a query.
+    let head = query.split('=').next().unwrap_or_default();
+    if query.contains('#') || head.contains("://") {
         return Err(CallbackError::InvalidUrl);
     }
     Ok(query.to_owned())

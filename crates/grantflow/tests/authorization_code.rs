@@ -388,6 +388,9 @@ fn the_callback_accepts_a_full_url_or_a_query() {
         "https://app.example.com/cb?tenant=a%20b&code=abc&state={state}&session_state=x",
         "?code=abc&state={state}",
         "code=abc&state={state}&unknown=1&unknown=2",
+        // A raw query may carry `:` and `/` unencoded (RFC 3986 §3.4).
+        "code=abc&state={state}&iss=https://op.example.com",
+        "https://app.example.com/cb?code=abc&state={state}&iss=https://op.example.com",
     ] {
         let (_, pending, state, _) = begin(&client);
         let redirect = shape.replace("{state}", &state);
@@ -398,6 +401,21 @@ fn the_callback_accepts_a_full_url_or_a_query() {
                 .unwrap()
                 .starts_with("grant_type=authorization_code&code=abc&"),
             "{shape}"
+        );
+    }
+}
+
+#[test]
+fn an_unparseable_redirect_url_is_refused() {
+    let client = client();
+    for redirect in ["https://[::1/cb?code=a&state=s", "code=a&state=s#frag"] {
+        let (_, pending, _, _) = begin(&client);
+        assert!(
+            matches!(
+                callback_error(&client, pending, redirect),
+                Error::Callback(CallbackError::InvalidUrl)
+            ),
+            "{redirect}"
         );
     }
 }
