@@ -16,7 +16,15 @@
 //!   `client_secret_post`) and endpoints;
 //! - the token endpoint response parser, [`parse_token_response`], with the
 //!   tolerances real providers need (see [`token`]);
-//! - the client credentials grant, [`ClientCredentials`] (RFC 6749 §4.4).
+//! - the client credentials grant, [`ClientCredentials`] (RFC 6749 §4.4);
+//! - discovery, [`Discovery`]: OpenID and RFC 8414 metadata with the exact
+//!   issuer check, then the provider's keys ([`discovery`]);
+//! - the authorization code grant with PKCE and OpenID Connect sign-in:
+//!   [`Client::authorize`] → [`PendingAuthorization`] → [`CodeExchange`]
+//!   ([`authorization_code`], with the whole flow in a doctest);
+//! - ID token validation, every step of OIDC Core §3.1.3.7, with one
+//!   rate-limited key re-fetch on rotation ([`id_token`], [`jws`]);
+//! - UserInfo, JSON or signed, with the `sub` check ([`userinfo`]).
 //!
 //! See [`Flow`] for a driver loop written by hand.
 
