@@ -1,8 +1,10 @@
-//! Benchmarks for grantflow, side by side with [oauth2-rs] 5 in the same run.
+//! Benchmarks for grantflow, side by side with [oauth2-rs] 5 and
+//! [openidconnect-rs] 4 in the same run.
 //!
 //! The benchmarks themselves live in `benches/benches/` (criterion, one
 //! target per file); this library only holds the canned inputs they share, so
-//! both libraries are measured on exactly the same bytes. Run them with
+//! both libraries are measured on exactly the same bytes (the ID token
+//! benchmark signs its tokens at start-up with `grantflow_tests::jose`). Run them with
 //!
 //! ```text
 //! cargo bench -p grantflow-benches
@@ -13,6 +15,7 @@
 //! measures.
 //!
 //! [oauth2-rs]: https://crates.io/crates/oauth2
+//! [openidconnect-rs]: https://crates.io/crates/openidconnect
 
 /// A realistic token endpoint success body: the fields of the RFC 6749 §5.1
 /// example (`access_token`, `token_type`, `expires_in`, `refresh_token`), a
