@@ -249,11 +249,7 @@ impl PkceVerifier {
     /// A fresh verifier: 32 octets from `rng`, base64url-encoded (43
     /// characters, RFC 7636 §4.1's recommendation).
     pub fn generate(rng: &mut impl CryptoRng) -> Self {
-        let mut octets = [0u8; RANDOM_OCTETS];
-        rng.fill_bytes(&mut octets);
-        let verifier = PkceVerifier::from_octets(&octets);
-        octets.zeroize();
-        verifier
+        PkceVerifier(random_token(rng))
     }
 
     /// The verifier for these random octets: their base64url encoding. RFC
@@ -263,11 +259,7 @@ impl PkceVerifier {
         if !(32..=96).contains(&octets.len()) {
             return Err(Error::InvalidPkceVerifier);
         }
-        Ok(PkceVerifier::from_octets(octets))
-    }
-
-    fn from_octets(octets: &[u8]) -> Self {
-        PkceVerifier(URL_SAFE_NO_PAD.encode(octets))
+        Ok(PkceVerifier(URL_SAFE_NO_PAD.encode(octets)))
     }
 
     /// The verifier itself, as sent in the token request.
@@ -523,10 +515,8 @@ impl AuthorizationRequest {
             redirect_uri: self.redirect_uri,
             state: Secret(state),
             code_verifier: verifier,
-            pkce_method: self.pkce,
             nonce: nonce.map(Secret),
             max_age: self.max_age,
-            openid,
             iss_required: self.client.callback_iss_required(),
             began_at: now,
         };
@@ -534,7 +524,8 @@ impl AuthorizationRequest {
     }
 }
 
-/// 32 octets from `rng`, base64url-encoded: a `state` or `nonce` of 256 bits.
+/// 32 octets from `rng`, base64url-encoded: a `state`, `nonce` or PKCE
+/// verifier of 256 bits (43 characters).
 fn random_token(rng: &mut impl CryptoRng) -> String {
     let mut octets = [0u8; RANDOM_OCTETS];
     rng.fill_bytes(&mut octets);
@@ -568,10 +559,9 @@ pub struct PendingAuthorization {
     redirect_uri: String,
     state: Secret,
     code_verifier: PkceVerifier,
-    pkce_method: PkceMethod,
+    /// Present exactly when `openid` was requested.
     nonce: Option<Secret>,
     max_age: Option<u64>,
-    openid: bool,
     iss_required: bool,
     began_at: UnixTime,
 }
@@ -584,7 +574,6 @@ impl fmt::Debug for PendingAuthorization {
             .field("redirect_uri", &self.redirect_uri)
             .field("state", &"<redacted>")
             .field("code_verifier", &self.code_verifier)
-            .field("pkce_method", &self.pkce_method)
             .field("nonce", &self.nonce.as_ref().map(|_| "<redacted>"))
             .field("max_age", &self.max_age)
             .field("began_at", &self.began_at)
@@ -763,7 +752,7 @@ impl fmt::Debug for CodeExchange {
 impl CodeExchange {
     fn validate(&self, tokens: &TokenSet, now: UnixTime) -> Result<Option<IdToken>, Error> {
         let Some(raw) = &tokens.id_token else {
-            if self.pending.openid {
+            if self.pending.nonce.is_some() {
                 return Err(IdTokenError::NotReturned.into());
             }
             return Ok(None);
@@ -786,14 +775,18 @@ impl CodeExchange {
         validator.validate(raw, &keys, expected, now).map(Some)
     }
 
-    fn finish(&mut self, tokens: TokenSet, now: UnixTime) -> Result<Step<SignIn>, Error> {
+    /// Validates and ends the flow, or, when `may_refetch` and the keys look
+    /// stale, asks for the key set. The state is `Finished` on entry.
+    fn finish(
+        &mut self,
+        tokens: TokenSet,
+        now: UnixTime,
+        may_refetch: bool,
+    ) -> Result<Step<SignIn>, Error> {
         match self.validate(&tokens, now) {
-            Ok(id_token) => {
-                self.state = ExchangeState::Finished;
-                Ok(Step::Done(SignIn { tokens, id_token }))
-            }
+            Ok(id_token) => Ok(Step::Done(SignIn { tokens, id_token })),
             Err(error)
-                if matches!(self.state, ExchangeState::AwaitingTokens)
+                if may_refetch
                     && tokens
                         .id_token
                         .as_ref()
@@ -806,16 +799,10 @@ impl CodeExchange {
                         self.state = ExchangeState::AwaitingKeys(Box::new(tokens));
                         Ok(Step::Send(request))
                     }
-                    None => {
-                        self.state = ExchangeState::Finished;
-                        Err(error)
-                    }
+                    None => Err(error),
                 }
             }
-            Err(error) => {
-                self.state = ExchangeState::Finished;
-                Err(error)
-            }
+            Err(error) => Err(error),
         }
     }
 }
@@ -847,16 +834,13 @@ impl Flow for CodeExchange {
     ) -> Result<Step<SignIn>, Error> {
         match core::mem::replace(&mut self.state, ExchangeState::Finished) {
             ExchangeState::AwaitingTokens => {
-                self.state = ExchangeState::AwaitingTokens;
-                let tokens = parse_token_response(&response, now).inspect_err(|_| {
-                    self.state = ExchangeState::Finished;
-                })?;
-                self.finish(tokens, now)
+                let tokens = parse_token_response(&response, now)?;
+                self.finish(tokens, now, true)
             }
             ExchangeState::AwaitingKeys(tokens) => {
                 let keys = parse_jwks_response(&response)?;
                 self.client.store_jwks(keys);
-                self.finish(*tokens, now)
+                self.finish(*tokens, now, false)
             }
             ExchangeState::New => {
                 self.state = ExchangeState::New;

@@ -168,12 +168,7 @@ impl Client {
         inner.userinfo_endpoint = metadata.userinfo_endpoint.clone();
         inner.callback_iss_required = metadata.authorization_response_iss_parameter_supported;
         inner.metadata_algorithms = metadata.id_token_signing_algorithms();
-        inner.userinfo_algorithms = metadata
-            .userinfo_signing_alg_values_supported
-            .iter()
-            .flatten()
-            .filter_map(|name| Algorithm::from_name(name))
-            .collect();
+        inner.userinfo_algorithms = metadata.userinfo_signing_algorithms();
         inner.keys = Arc::new(KeyCache::new(
             metadata.jwks_uri.clone(),
             provider.jwks().cloned(),
@@ -285,31 +280,35 @@ impl Client {
 
     /// The ID token validator for this client, or `None` without an issuer.
     pub fn id_token_validator(&self) -> Option<IdTokenValidator> {
+        self.validator(&self.inner.metadata_algorithms)
+    }
+
+    /// The validator for signed UserInfo responses (OIDC Core §5.3.2): the
+    /// same checks, with the algorithms the metadata lists for UserInfo, or
+    /// for ID tokens when it lists none (the policy's own list wins either way).
+    pub(crate) fn userinfo_validator(&self) -> Option<IdTokenValidator> {
+        let inner = &self.inner;
+        if inner.userinfo_algorithms.is_empty() {
+            self.validator(&inner.metadata_algorithms)
+        } else {
+            self.validator(&inner.userinfo_algorithms)
+        }
+    }
+
+    /// A validator for this client's issuer and id, with the client secret as
+    /// the HMAC key when there is one.
+    fn validator(&self, metadata_algorithms: &[Algorithm]) -> Option<IdTokenValidator> {
         let inner = &self.inner;
         let issuer = inner.issuer.clone()?;
         let mut validator =
             IdTokenValidator::new(issuer, inner.client_id.clone(), inner.policy.clone())
-                .with_metadata_algorithms(&inner.metadata_algorithms);
+                .with_metadata_algorithms(metadata_algorithms);
         if let ClientAuth::ClientSecretBasic(secret) | ClientAuth::ClientSecretPost(secret) =
             &inner.auth
         {
             validator = validator.with_client_secret(secret.clone());
         }
         Some(validator)
-    }
-
-    /// Algorithms a signed UserInfo response may use: the policy's, else
-    /// those the metadata lists for UserInfo.
-    pub(crate) fn userinfo_validator(&self) -> Option<IdTokenValidator> {
-        let validator = self.id_token_validator()?;
-        Some(
-            if self.inner.policy.algorithms.is_empty() && !self.inner.userinfo_algorithms.is_empty()
-            {
-                validator.with_metadata_algorithms(&self.inner.userinfo_algorithms)
-            } else {
-                validator
-            },
-        )
     }
 
     /// Whether authorization responses must carry RFC 9207 `iss`.

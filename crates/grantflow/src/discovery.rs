@@ -453,18 +453,12 @@ impl ProviderMetadata {
     /// can verify, in the provider's order: unknown names and `none` are
     /// dropped, and so are repeats. Empty when the list is absent.
     pub fn id_token_signing_algorithms(&self) -> Vec<Algorithm> {
-        let mut algorithms = Vec::new();
-        for name in self.id_token_signing_alg_values_supported.iter().flatten() {
-            if name.eq_ignore_ascii_case("none") {
-                continue;
-            }
-            if let Some(alg) = Algorithm::from_name(name) {
-                if !algorithms.contains(&alg) {
-                    algorithms.push(alg);
-                }
-            }
-        }
-        algorithms
+        known_algorithms(&self.id_token_signing_alg_values_supported)
+    }
+
+    /// The same for `userinfo_signing_alg_values_supported`.
+    pub fn userinfo_signing_algorithms(&self) -> Vec<Algorithm> {
+        known_algorithms(&self.userinfo_signing_alg_values_supported)
     }
 
     fn from_body(body: &[u8], expected: &Issuer, kind: Kind) -> Result<ProviderMetadata, Error> {
@@ -591,6 +585,22 @@ impl ProviderMetadata {
             None => Ok(()),
         }
     }
+}
+
+/// The listed names this crate can verify, in order, without repeats:
+/// [`Algorithm::from_name`] knows neither `none` nor unimplemented names.
+fn known_algorithms(names: &Option<Vec<String>>) -> Vec<Algorithm> {
+    let mut algorithms = Vec::new();
+    for alg in names
+        .iter()
+        .flatten()
+        .filter_map(|name| Algorithm::from_name(name))
+    {
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    algorithms
 }
 
 /// The fields of a document not read yet; each reader takes its field out,

@@ -672,17 +672,7 @@ impl IdTokenClaims {
     /// Parses claims with strict types: duplicate names, a required claim
     /// absent, or any claim of the wrong JSON type are errors.
     pub(crate) fn parse(payload: &[u8]) -> Result<IdTokenClaims, IdTokenError> {
-        let mut map = json_object(payload).map_err(|error| match error {
-            JsonObjectError::NotJson => IdTokenError::Malformed {
-                reason: "the payload is not json",
-            },
-            JsonObjectError::NotAnObject => IdTokenError::Malformed {
-                reason: "the payload is not a json object",
-            },
-            JsonObjectError::Duplicate(claim) => IdTokenError::DuplicateClaim {
-                claim: clean_text(&claim, MAX_QUOTE),
-            },
-        })?;
+        let mut map = claims_object(payload)?;
         let iss = required(string(&mut map, "iss")?, "iss")?;
         let sub = required(string(&mut map, "sub")?, "sub")?;
         if sub.is_empty() {
@@ -708,6 +698,21 @@ impl IdTokenClaims {
             extra: map,
         })
     }
+}
+
+/// A JWT payload as a JSON object without repeated claim names (RFC 7519 §4).
+pub(crate) fn claims_object(payload: &[u8]) -> Result<Map<String, Value>, IdTokenError> {
+    json_object(payload).map_err(|error| match error {
+        JsonObjectError::NotJson => IdTokenError::Malformed {
+            reason: "the payload is not json",
+        },
+        JsonObjectError::NotAnObject => IdTokenError::Malformed {
+            reason: "the payload is not a json object",
+        },
+        JsonObjectError::Duplicate(claim) => IdTokenError::DuplicateClaim {
+            claim: clean_text(&claim, MAX_QUOTE),
+        },
+    })
 }
 
 fn required<T>(value: Option<T>, claim: &'static str) -> Result<T, IdTokenError> {

@@ -25,8 +25,8 @@ use crate::discovery::parse_jwks_response;
 use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
 use crate::flow::{Flow, Step};
 use crate::http::{HttpRequest, HttpResponse, media_type};
-use crate::id_token::{IdToken, IdTokenError, keys_may_be_stale};
-use crate::jws::{CompactJws, JsonObjectError, JwsError, json_object};
+use crate::id_token::{IdToken, IdTokenError, claims_object, keys_may_be_stale};
+use crate::jws::{CompactJws, JwsError};
 use crate::response::{MAX_BODY, decode};
 use crate::time::UnixTime;
 use crate::token::{TokenSet, TokenType};
@@ -209,17 +209,6 @@ impl UserInfoRequest {
             claims,
         })
     }
-}
-
-fn claims_object(payload: &[u8]) -> Result<Map<String, Value>, IdTokenError> {
-    json_object(payload).map_err(|error| match error {
-        JsonObjectError::NotJson | JsonObjectError::NotAnObject => IdTokenError::Malformed {
-            reason: "the payload is not a json object",
-        },
-        JsonObjectError::Duplicate(claim) => IdTokenError::DuplicateClaim {
-            claim: clean_text(&claim, 128),
-        },
-    })
 }
 
 fn take_string(
