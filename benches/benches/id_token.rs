@@ -33,9 +33,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
-use grantflow::id_token::{Expected, IdTokenPolicy, IdTokenValidator};
-use grantflow::jws::{Algorithm, JwkSet};
+use grantflow::{Algorithm, JwkSet};
 use grantflow::{ClientId, Issuer, RawIdToken, UnixTime};
+use grantflow::{Expected, IdTokenPolicy, IdTokenValidator};
 use grantflow_benches::{CLIENT_ID, NOW_SECS};
 use grantflow_tests::jose::{TestKey, jwks, tamper};
 use openidconnect::core::{
@@ -312,7 +312,7 @@ fn check_equivalence(fixture: &Fixture) {
         assert!(
             matches!(
                 ours,
-                grantflow::Error::Jws(grantflow::jws::JwsError::BadSignature)
+                grantflow::Error::Jws(grantflow::JwsError::BadSignature)
             ),
             "{}: grantflow: {ours}",
             case.group
@@ -373,7 +373,7 @@ fn validate(c: &mut Criterion, fixture: &Fixture) {
             })
         });
         group.bench_function("jws_parse", |b| {
-            b.iter(|| grantflow::jws::CompactJws::parse(black_box(&case.token)).unwrap())
+            b.iter(|| grantflow::CompactJws::parse(black_box(&case.token)).unwrap())
         });
         group.bench_function("ring", |b| b.iter(|| ring_verify(black_box(case)).unwrap()));
         group.bench_function("rustcrypto", |b| {

@@ -30,7 +30,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantflow::authorization_code::CallbackError;
+use grantflow::CallbackError;
 use grantflow::rand_core;
 use grantflow::{
     Client, ClientAuth, ClientId, EndpointUrl, Error, Flow, Issuer, Scope, Step, UnixTime,

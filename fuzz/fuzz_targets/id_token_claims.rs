@@ -32,8 +32,8 @@
 
 #![no_main]
 
-use grantflow::id_token::{Expected, IdTokenError, IdTokenPolicy, IdTokenValidator};
-use grantflow::jws::CompactJws;
+use grantflow::{Expected, IdTokenError, IdTokenPolicy, IdTokenValidator};
+use grantflow::CompactJws;
 use grantflow::{Algorithm, ClientId, ClientSecret, Error, Issuer, JwkSet, RawIdToken, UnixTime};
 use grantflow_fuzz::jose::header_rules;
 use grantflow_fuzz::json::{Document, Slot, is_string_array, numeric_date, slot};

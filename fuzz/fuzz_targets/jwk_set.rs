@@ -25,7 +25,7 @@
 
 #![no_main]
 
-use grantflow::jws::{Algorithm, JwkSet, JwsError, KeyType};
+use grantflow::{Algorithm, JwkSet, JwsError, KeyType};
 use grantflow_fuzz::check_printable;
 use grantflow_fuzz::jose::strict_b64url;
 use grantflow_fuzz::json::{Document, is_string_array};

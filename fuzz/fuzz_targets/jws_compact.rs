@@ -28,7 +28,7 @@
 
 use std::sync::LazyLock;
 
-use grantflow::jws::{Algorithm, CompactJws, JwkSet, JwsError};
+use grantflow::{Algorithm, CompactJws, JwkSet, JwsError};
 use grantflow_fuzz::jose::{Header, header_rules, strict_b64url};
 use grantflow_fuzz::{HMAC_SECRET, check_printable};
 use libfuzzer_sys::fuzz_target;

@@ -33,7 +33,7 @@
 
 use std::sync::LazyLock;
 
-use grantflow::id_token::Expected;
+use grantflow::Expected;
 use grantflow::{
     Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Error, Flow, IdToken, IdTokenPolicy,
     Issuer, RawIdToken, Step, TokenSet, UnixTime, parse_token_response,

@@ -10,7 +10,7 @@
 //! and [`tamper`] breaks a signature.
 //!
 //! ```
-//! use grantflow::jws::{Algorithm, CompactJws, JwkSet};
+//! use grantflow::{Algorithm, CompactJws, JwkSet};
 //! use grantflow_tests::jose::{TestKey, jwks};
 //! use serde_json::json;
 //!

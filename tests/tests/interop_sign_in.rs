@@ -24,8 +24,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use grantflow::authorization_code::CallbackError;
-use grantflow::jws::JwsError;
+use grantflow::CallbackError;
+use grantflow::JwsError;
 use grantflow::{
     Algorithm, AuthorizationRequest, Client, ClientAuth, ClientId, ClientSecret,
     DiscoveredProvider, Discovery, ErrorCode, Flow, IdToken, Issuer, PendingAuthorization, Scope,

@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-use grantflow::jws::{Algorithm, CompactJws, JwkSet, JwsError, KeyType};
+use grantflow::{Algorithm, CompactJws, JwkSet, JwsError, KeyType};
 use grantflow_tests::jose::{TestKey, jwks, tamper, unsigned};
 use serde_json::{Value, json};
 

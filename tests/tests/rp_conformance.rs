@@ -45,13 +45,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use grantflow::authorization_code::PendingAuthorization;
-use grantflow::id_token::{IdTokenError, IdTokenPolicy};
-use grantflow::jws::JwsError;
+use grantflow::JwsError;
+use grantflow::PendingAuthorization;
 use grantflow::{
     Algorithm, Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery, Error,
     Flow, HttpRequest, HttpResponse, Issuer, Scope, SignIn, Step, UnixTime, UserInfo,
 };
+use grantflow::{IdTokenError, IdTokenPolicy};
 use grantflow_tests::jose::{TestKey, jwks, tamper, unsigned};
 use http::{HeaderMap, Method};
 use serde_json::{Value, json};
@@ -984,9 +984,7 @@ fn rp_discovery_openid_configuration() {
         .callback(&client, &format!("?code={CODE}&state={}", login.state));
     assert!(matches!(
         result,
-        Err(Error::Callback(
-            grantflow::authorization_code::CallbackError::MissingIssuer
-        ))
+        Err(Error::Callback(grantflow::CallbackError::MissingIssuer))
     ));
 }
 

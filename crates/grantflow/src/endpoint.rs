@@ -142,6 +142,213 @@ impl TryFrom<Url> for EndpointUrl {
     }
 }
 
+/// The OpenID Connect well-known suffix (OIDC Discovery §4.1).
+const OPENID_WELL_KNOWN: &str = "/.well-known/openid-configuration";
+
+/// The RFC 8414 well-known segment (RFC 8414 §3.1, §7.3).
+const OAUTH_WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
+
+/// An issuer identifier (RFC 8414 §2, OIDC Discovery §3): the URL that names
+/// an authorization server or OpenID provider.
+///
+/// It is kept **exactly as given**, because issuers are compared as strings
+/// (RFC 8414 §3.3, RFC 9207 §2.4, OIDC Core §3.1.3.7): `https://as.example.com`
+/// and `https://as.example.com/` are two different issuers, and so are
+/// `https://AS.example.com` and `https://as.example.com`.
+///
+/// [`Issuer::new`] accepts an absolute URL that starts with `https://` (or
+/// `http://` to a loopback host: `127.0.0.0/8`, `[::1]`, `localhost`, for
+/// development), has a host, and has no query, fragment, user name or
+/// password (RFC 8414 §2). Whitespace, control characters and backslashes are
+/// refused too, so the string kept is the URL that is fetched.
+///
+/// ```
+/// use grantflow::Issuer;
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let issuer = Issuer::new("https://example.com/issuer1")?;
+/// assert_eq!(
+///     issuer.openid_configuration_url()?.as_str(),
+///     "https://example.com/issuer1/.well-known/openid-configuration"
+/// );
+/// assert_eq!(
+///     issuer.oauth_metadata_url()?.as_str(),
+///     "https://example.com/.well-known/oauth-authorization-server/issuer1"
+/// );
+/// assert!(Issuer::new("http://as.example.com").is_err());
+/// assert!(Issuer::new("https://as.example.com/?tenant=a").is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Serializes as its string; deserializing runs the checks of [`Issuer::new`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Issuer(String);
+
+impl Issuer {
+    /// Checks and keeps an issuer identifier, byte for byte.
+    ///
+    /// Fails with [`Error::InsecureUrl`] for `http` to a host other than
+    /// loopback, and with [`Error::InvalidIssuer`] for anything else wrong.
+    pub fn new(issuer: impl Into<String>) -> Result<Issuer, Error> {
+        let issuer = Issuer(issuer.into());
+        issuer.parse()?;
+        // Both well-known URLs must build, so that computing them later
+        // cannot fail for an issuer that was accepted.
+        issuer.openid_configuration_url()?;
+        issuer.oauth_metadata_url()?;
+        Ok(issuer)
+    }
+
+    /// The issuer identifier, exactly as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The OpenID Connect configuration URL (OIDC Discovery §4.1): the issuer
+    /// with any terminating `/` removed, then
+    /// `/.well-known/openid-configuration`.
+    ///
+    /// Cannot fail for an `Issuer` built by [`Issuer::new`] (which checks
+    /// this); the `Result` is there so no panic is ever needed.
+    pub fn openid_configuration_url(&self) -> Result<EndpointUrl, Error> {
+        let base = self.0.trim_end_matches('/');
+        let mut url = String::with_capacity(base.len() + OPENID_WELL_KNOWN.len());
+        url.push_str(base);
+        url.push_str(OPENID_WELL_KNOWN);
+        EndpointUrl::parse(&url)
+    }
+
+    /// The RFC 8414 metadata URL (RFC 8414 §3.1): the well-known segment
+    /// `/.well-known/oauth-authorization-server` inserted between the host
+    /// (and port) and the issuer's path. An issuer without a path, or with
+    /// the path `/`, gets nothing appended.
+    ///
+    /// A trailing `/` on a longer path is kept as it is
+    /// (`https://example.com/tenant/` gives
+    /// `https://example.com/.well-known/oauth-authorization-server/tenant/`):
+    /// RFC 8414 §3.1 inserts the segment without otherwise touching the path,
+    /// and the two issuers are different identifiers, so they may well have
+    /// different documents.
+    ///
+    /// Cannot fail for an `Issuer` built by [`Issuer::new`] (which checks
+    /// this); the `Result` is there so no panic is ever needed.
+    pub fn oauth_metadata_url(&self) -> Result<EndpointUrl, Error> {
+        let mut url = self.parse()?;
+        let path = match url.path() {
+            "/" | "" => "",
+            path => path,
+        };
+        let mut well_known = String::with_capacity(OAUTH_WELL_KNOWN.len() + path.len());
+        well_known.push_str(OAUTH_WELL_KNOWN);
+        well_known.push_str(path);
+        url.set_path(&well_known);
+        EndpointUrl::from_url(url)
+    }
+
+    /// Checks the identifier and returns it parsed (normalised by the `url`
+    /// crate: used to build requests, never to compare issuers).
+    fn parse(&self) -> Result<Url, Error> {
+        let issuer = self.0.as_str();
+        if issuer
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+        {
+            return Err(invalid_issuer(
+                "an issuer must not contain whitespace, control characters or backslashes",
+            ));
+        }
+        let scheme_len = if starts_with_ignore_case(issuer, "https://") {
+            "https://".len()
+        } else if starts_with_ignore_case(issuer, "http://") {
+            "http://".len()
+        } else {
+            return Err(invalid_issuer(
+                "an issuer must start with https:// (or http:// for loopback)",
+            ));
+        };
+        // `https:///x` would be parsed as host `x`: the string kept would
+        // not be the URL fetched.
+        if issuer
+            .get(scheme_len..)
+            .is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
+        {
+            return Err(invalid_issuer("an issuer must have a host"));
+        }
+        let url = Url::parse(issuer).map_err(|_| invalid_issuer("not an absolute url"))?;
+        if url.query().is_some() {
+            return Err(invalid_issuer(
+                "an issuer must not have a query (rfc 8414 section 2)",
+            ));
+        }
+        if url.fragment().is_some() {
+            return Err(invalid_issuer(
+                "an issuer must not have a fragment (rfc 8414 section 2)",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid_issuer(
+                "an issuer must not carry a user name or password",
+            ));
+        }
+        // The scheme and loopback rules of endpoints, reported as an issuer
+        // problem (an `http` issuer elsewhere stays `InsecureUrl`).
+        EndpointUrl::from_url(url.clone()).map_err(|error| match error {
+            Error::InvalidUrl { reason } => Error::InvalidIssuer { reason },
+            other => other,
+        })?;
+        Ok(url)
+    }
+}
+
+fn invalid_issuer(reason: &'static str) -> Error {
+    Error::InvalidIssuer { reason }
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Issuer({:?})", self.0)
+    }
+}
+
+impl fmt::Display for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Issuer {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl core::str::FromStr for Issuer {
+    type Err = Error;
+
+    fn from_str(issuer: &str) -> Result<Self, Error> {
+        Issuer::new(issuer)
+    }
+}
+
+impl serde::Serialize for Issuer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Issuer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let issuer = String::deserialize(deserializer)?;
+        Issuer::new(issuer).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

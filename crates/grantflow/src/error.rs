@@ -19,6 +19,12 @@
 
 use core::fmt;
 
+use crate::alg::Algorithm;
+use crate::time::UnixTime;
+
+/// The longest compact JWS accepted, in bytes ([`CompactJws::MAX_LEN`](crate::CompactJws::MAX_LEN)).
+pub(crate) const MAX_JWS_LEN: usize = 64 * 1024;
+
 /// Everything that can go wrong in the core.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -78,11 +84,11 @@ pub enum Error {
         found: String,
     },
     /// A JWS (an ID token, a signed UserInfo response) failed to parse or verify.
-    Jws(crate::jws::JwsError),
+    Jws(JwsError),
     /// An ID token's claims failed validation (OIDC Core §3.1.3.7).
-    IdToken(crate::id_token::IdTokenError),
+    IdToken(IdTokenError),
     /// The authorization response failed a check (RFC 6749 §4.1.2, RFC 9207).
-    Callback(crate::authorization_code::CallbackError),
+    Callback(CallbackError),
     /// The UserInfo `sub` differs from the ID token's (OIDC Core §5.3.2).
     UserInfoSubjectMismatch,
     /// A redirect URI cannot be used (RFC 6749 §3.1.2, RFC 9700 §2.1).
@@ -161,20 +167,20 @@ impl From<ErrorResponse> for Error {
     }
 }
 
-impl From<crate::jws::JwsError> for Error {
-    fn from(error: crate::jws::JwsError) -> Self {
+impl From<JwsError> for Error {
+    fn from(error: JwsError) -> Self {
         Error::Jws(error)
     }
 }
 
-impl From<crate::id_token::IdTokenError> for Error {
-    fn from(error: crate::id_token::IdTokenError) -> Self {
+impl From<IdTokenError> for Error {
+    fn from(error: IdTokenError) -> Self {
         Error::IdToken(error)
     }
 }
 
-impl From<crate::authorization_code::CallbackError> for Error {
-    fn from(error: crate::authorization_code::CallbackError) -> Self {
+impl From<CallbackError> for Error {
+    fn from(error: CallbackError) -> Self {
         Error::Callback(error)
     }
 }
@@ -447,6 +453,309 @@ pub(crate) fn clean_text(text: &str, max: usize) -> String {
     }
     out
 }
+
+/// A JWS or JWK set could not be used. Each check has its own variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwsError {
+    /// The token is longer than [`CompactJws::MAX_LEN`](crate::CompactJws::MAX_LEN) bytes.
+    TooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// The token has five segments: an encrypted JWT (JWE), which is not supported.
+    Encrypted,
+    /// The token is not three base64url segments with a JSON object header.
+    Malformed {
+        /// What was wrong (never quotes the token).
+        reason: &'static str,
+    },
+    /// A JOSE header parameter appears twice (RFC 7515 §4, RFC 7519 §4).
+    DuplicateHeader {
+        /// The parameter.
+        name: String,
+    },
+    /// The header has no `alg`, or it is not a string.
+    MissingAlgorithm,
+    /// `alg` is `none` (in any case): the token is unsigned.
+    Unsigned,
+    /// `alg` names an algorithm this crate does not implement.
+    UnsupportedAlgorithm {
+        /// The name, cleaned and cut short.
+        alg: String,
+    },
+    /// `alg` is one this crate implements but the caller's policy does not
+    /// allow; also returned by the `verify_*` methods when asked to verify
+    /// with an algorithm other than the header's (naming the header's), or
+    /// when [`CompactJws::verify_hmac`] is given a public-key algorithm.
+    AlgorithmNotAllowed {
+        /// The algorithm.
+        alg: Algorithm,
+    },
+    /// The header lists a `crit` extension this crate does not understand
+    /// (RFC 7515 §4.1.11), or `crit` is malformed.
+    UnknownCritical {
+        /// The first such name, cleaned and cut short.
+        name: String,
+    },
+    /// No key in the key set has this `kid` (or, without a `kid`, none fits
+    /// the algorithm).
+    NoMatchingKey {
+        /// The `kid` the header asked for.
+        kid: Option<String>,
+    },
+    /// An HMAC-signed token, and the policy does not allow HMAC.
+    HmacNotAllowed,
+    /// An HMAC key (the client secret) shorter than the algorithm requires:
+    /// the hash output size, 32, 48 or 64 octets for HS256, HS384 or HS512
+    /// (RFC 7518 §3.2).
+    HmacKeyTooShort {
+        /// The key's length in octets.
+        len: usize,
+    },
+    /// The signature does not verify with any candidate key.
+    BadSignature,
+}
+
+impl fmt::Display for JwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwsError::TooLong { len } => write!(
+                f,
+                "token is {len} bytes long, more than the {MAX_JWS_LEN} accepted"
+            ),
+            JwsError::Encrypted => f.write_str("token is encrypted (jwe), which is not supported"),
+            JwsError::Malformed { reason } => write!(f, "malformed token: {reason}"),
+            JwsError::DuplicateHeader { name } => {
+                write!(f, "header parameter {name:?} appears more than once")
+            }
+            JwsError::MissingAlgorithm => f.write_str("header has no alg string"),
+            JwsError::Unsigned => f.write_str("token is unsigned (alg none)"),
+            JwsError::UnsupportedAlgorithm { alg } => write!(f, "unsupported algorithm {alg:?}"),
+            JwsError::AlgorithmNotAllowed { alg } => write!(f, "algorithm {alg} is not allowed"),
+            JwsError::UnknownCritical { name } => {
+                write!(f, "unsupported critical header parameter {name:?}")
+            }
+            JwsError::NoMatchingKey { kid: Some(kid) } => {
+                write!(f, "no key with kid {kid:?} fits the algorithm")
+            }
+            JwsError::NoMatchingKey { kid: None } => f.write_str("no key fits the algorithm"),
+            JwsError::HmacNotAllowed => f.write_str("hmac-signed token, and hmac is not allowed"),
+            JwsError::HmacKeyTooShort { len } => write!(
+                f,
+                "hmac key is {len} octets, shorter than the algorithm requires"
+            ),
+            JwsError::BadSignature => f.write_str("signature does not verify"),
+        }
+    }
+}
+
+impl std::error::Error for JwsError {}
+
+/// An ID token claim check failed (OIDC Core §3.1.3.7). Each check has its
+/// own variant. Server-supplied values quoted here are cleaned of control
+/// characters and cut short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// The payload is not a JSON object.
+    Malformed {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A claim appears twice in the payload (RFC 7519 §4).
+    DuplicateClaim {
+        /// The claim.
+        claim: String,
+    },
+    /// A required claim is absent (`iss`, `sub`, `aud`, `exp`, `iat`, or
+    /// `nonce`/`auth_time` when the request asked for them).
+    MissingClaim {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// A claim has the wrong JSON type (`"exp": "123"`): never read as absent.
+    WrongClaimType {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// A time claim is negative, not finite or too large to compute with.
+    ClaimOutOfRange {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// `iss` is not exactly the expected issuer (step 2).
+    IssuerMismatch {
+        /// The issuer expected.
+        expected: String,
+        /// The `iss` in the token.
+        found: String,
+    },
+    /// `aud` does not contain the client id (step 3).
+    AudienceMismatch,
+    /// `aud` contains an audience that is neither the client nor configured
+    /// as trusted (step 3).
+    UntrustedAudience {
+        /// The first such audience.
+        audience: String,
+    },
+    /// `azp` is present and is not the client id (step 5, errata set 2).
+    AuthorizedPartyMismatch,
+    /// `exp` is not after `now` minus the leeway (step 9).
+    Expired {
+        /// `exp`.
+        exp: UnixTime,
+        /// The `now` the token was checked at.
+        now: UnixTime,
+    },
+    /// `iat` is later than `now` plus the leeway (step 10).
+    IssuedInFuture {
+        /// `iat`.
+        iat: UnixTime,
+        /// The `now` the token was checked at.
+        now: UnixTime,
+    },
+    /// `nbf` is later than `now` plus the leeway (RFC 7519 §4.1.5).
+    NotYetValid {
+        /// `nbf`.
+        nbf: UnixTime,
+        /// The `now` the token was checked at.
+        now: UnixTime,
+    },
+    /// `nonce` differs from the one sent in the authorization request (step 11).
+    NonceMismatch,
+    /// `auth_time` is older than the `max_age` sent allows (step 13).
+    AuthenticationTooOld {
+        /// `auth_time`.
+        auth_time: UnixTime,
+        /// The `max_age` sent, in seconds.
+        max_age: u64,
+    },
+    /// `at_hash` does not match the access token (OIDC Core §3.1.3.8).
+    AccessTokenHashMismatch,
+    /// `c_hash` does not match the authorization code (OIDC Core §3.3.2.11).
+    CodeHashMismatch,
+    /// The token response carried no `id_token`, though `openid` was
+    /// requested (OIDC Core §3.1.3.3).
+    NotReturned,
+}
+
+impl fmt::Display for IdTokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdTokenError::Malformed { reason } => write!(f, "malformed claims: {reason}"),
+            IdTokenError::DuplicateClaim { claim } => write!(f, "claim {claim:?} appears twice"),
+            IdTokenError::MissingClaim { claim } => write!(f, "required claim {claim} is missing"),
+            IdTokenError::WrongClaimType { claim } => {
+                write!(f, "claim {claim} has the wrong json type")
+            }
+            IdTokenError::ClaimOutOfRange { claim } => {
+                write!(f, "claim {claim} is out of range")
+            }
+            IdTokenError::IssuerMismatch { expected, found } => {
+                write!(f, "iss {found:?} is not the expected issuer {expected:?}")
+            }
+            IdTokenError::AudienceMismatch => f.write_str("aud does not contain the client id"),
+            IdTokenError::UntrustedAudience { audience } => {
+                write!(f, "aud contains the untrusted audience {audience:?}")
+            }
+            IdTokenError::AuthorizedPartyMismatch => f.write_str("azp is not the client id"),
+            IdTokenError::Expired { exp, now } => {
+                write!(f, "expired at {exp} (checked at {now})")
+            }
+            IdTokenError::IssuedInFuture { iat, now } => {
+                write!(f, "issued in the future at {iat} (checked at {now})")
+            }
+            IdTokenError::NotYetValid { nbf, now } => {
+                write!(f, "not valid before {nbf} (checked at {now})")
+            }
+            IdTokenError::NonceMismatch => f.write_str("nonce does not match the request's"),
+            IdTokenError::AuthenticationTooOld { auth_time, max_age } => write!(
+                f,
+                "auth_time {auth_time} is older than the max_age of {max_age}s allows"
+            ),
+            IdTokenError::AccessTokenHashMismatch => {
+                f.write_str("at_hash does not match the access token")
+            }
+            IdTokenError::CodeHashMismatch => {
+                f.write_str("c_hash does not match the authorization code")
+            }
+            IdTokenError::NotReturned => {
+                f.write_str("the token response has no id_token though openid was requested")
+            }
+        }
+    }
+}
+
+impl std::error::Error for IdTokenError {}
+
+/// The authorization response (the redirect back to the client) failed a
+/// check. Each check has its own variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The redirect URL or query could not be parsed.
+    InvalidUrl,
+    /// A parameter appears more than once (RFC 6749 §3.1).
+    DuplicateParameter {
+        /// The parameter.
+        name: String,
+    },
+    /// The response has no `state` (RFC 6749 §4.1.2).
+    MissingState,
+    /// `state` is not the one sent: a forged or replayed response (RFC 6749 §10.12).
+    StateMismatch,
+    /// The response has no `iss`, and the authorization server's metadata
+    /// says it sends one (RFC 9207 §2.4).
+    MissingIssuer,
+    /// `iss` is not exactly the issuer the request was sent to: a mix-up
+    /// attack (RFC 9207 §2.4).
+    IssuerMismatch {
+        /// The issuer the request was sent to.
+        expected: String,
+        /// The `iss` received (cleaned and cut short).
+        found: String,
+    },
+    /// A success response without a `code`.
+    MissingCode,
+    /// An error response whose `error` has no printable character (RFC 6749
+    /// §4.1.2.1 allows only printable ASCII).
+    InvalidErrorCode,
+    /// The client passed to the callback is not the one the request was
+    /// begun with (another client id or issuer, RFC 9700 §4.4.2).
+    WrongClient,
+}
+
+impl fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallbackError::InvalidUrl => f.write_str("the redirect url cannot be parsed"),
+            CallbackError::DuplicateParameter { name } => {
+                write!(f, "parameter {name:?} appears more than once")
+            }
+            CallbackError::MissingState => f.write_str("state is missing"),
+            CallbackError::StateMismatch => {
+                f.write_str("state does not match the request's (forged or replayed response)")
+            }
+            CallbackError::MissingIssuer => {
+                f.write_str("iss is missing but the server's metadata says it is sent")
+            }
+            CallbackError::IssuerMismatch { expected, found } => write!(
+                f,
+                "iss {found:?} is not the issuer {expected:?} the request was sent to"
+            ),
+            CallbackError::MissingCode => f.write_str("code is missing"),
+            CallbackError::InvalidErrorCode => {
+                f.write_str("error is present but has no printable character")
+            }
+            CallbackError::WrongClient => {
+                f.write_str("the client is not the one the authorization request was begun with")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CallbackError {}
 
 #[cfg(test)]
 mod tests {

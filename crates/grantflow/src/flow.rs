@@ -19,7 +19,7 @@
 //! [`Error::UnexpectedCall`].
 
 use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::message::{HttpRequest, HttpResponse};
 use crate::time::UnixTime;
 
 /// What a flow wants its driver to do next.

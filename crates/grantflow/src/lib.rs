@@ -4,64 +4,100 @@
 //!
 //! Each flow is a state machine behind one trait, [`Flow`]. A driver calls
 //! [`Flow::start`], performs each [`Step::Send`] request with any HTTP client,
-//! hands the response to [`Flow::handle_response`], and stops at
+//! hands the response to [`Flow::handle_response`], waits on
+//! [`Step::WaitUntil`] and calls [`Flow::handle_timeout`], and stops at
 //! [`Step::Done`]. Time is passed in as a [`UnixTime`]; randomness, when a
 //! flow needs it, comes from a caller-supplied [`rand_core`] generator. The
 //! same flow therefore runs under a blocking program (`grantflow-ureq`), any
 //! async executor, a fuzzer, or a test that plays the server.
 //!
-//! What exists today:
+//! # What is here, by specification
 //!
-//! - [`Client`]: client id, [`ClientAuth`] (public, `client_secret_basic`,
-//!   `client_secret_post`) and endpoints;
-//! - the token endpoint response parser, [`parse_token_response`], with the
-//!   tolerances real providers need (see [`token`]);
-//! - the client credentials grant, [`ClientCredentials`] (RFC 6749 §4.4);
-//! - discovery, [`Discovery`]: OpenID and RFC 8414 metadata with the exact
-//!   issuer check, then the provider's keys ([`discovery`]);
-//! - the authorization code grant with PKCE and OpenID Connect sign-in:
-//!   [`Client::authorize`] → [`PendingAuthorization`] → [`CodeExchange`]
-//!   ([`authorization_code`], with the whole flow in a doctest);
-//! - ID token validation, every step of OIDC Core §3.1.3.7, with one
-//!   rate-limited key re-fetch on rotation ([`id_token`], [`jws`]);
-//! - UserInfo, JSON or signed, with the `sub` check ([`userinfo`]).
+//! | what | entry points | specification |
+//! |---|---|---|
+//! | the flow contract | [`Flow`], [`Step`], [`UnixTime`], [`HttpRequest`], [`HttpResponse`] | — |
+//! | client registration and authentication | [`Client`], [`ClientAuth`], [`Endpoints`] | RFC 6749 §2.3 |
+//! | endpoint URLs, issuers, redirect URIs | [`EndpointUrl`], [`Issuer`], [`RedirectUri`] | RFC 6749 §3.1, §3.1.2, RFC 8414 §2 |
+//! | token responses, with provider tolerances | [`TokenSet`], [`parse_token_response`] | RFC 6749 §5.1, §5.2 |
+//! | client credentials grant | [`Client::client_credentials`], [`ClientCredentials`] | RFC 6749 §4.4, RFC 8707 |
+//! | authorization code grant with PKCE | [`Client::authorize`], [`PendingAuthorization`], [`CodeExchange`] | RFC 6749 §4.1, RFC 7636, RFC 9207 |
+//! | discovery | [`Discovery`], [`ProviderMetadata`], [`Client::from_provider`] | OIDC Discovery 1.0, RFC 8414 |
+//! | ID token validation, key rotation | [`IdTokenValidator`], [`IdTokenPolicy`], [`IdToken`] | OIDC Core §3.1.3.7, §10.1.1 |
+//! | UserInfo | [`Client::userinfo`], [`UserInfoRequest`] | OIDC Core §5.3 |
+//! | JWS, JWK sets, algorithms | [`CompactJws`], [`JwkSet`], [`Algorithm`] | RFC 7515, RFC 7517, RFC 7518, RFC 8037 |
+//! | signing (client assertions, DPoP proofs) | [`JwsSigner`] | RFC 7515 §5.1 |
+//! | errors | [`Error`], [`ErrorKind`], [`ErrorResponse`] | RFC 6749 §5.2 |
+//!
+//! # How the crate is built
+//!
+//! The source is split into rooms, one per concern, and a room only imports
+//! the rooms below it (a test of the workspace fails on an upward import):
+//!
+//! ```text
+//! time, alg  →  error  →  types, endpoint  →  message  →  flow  →  wire  →  jose
+//!   →  client  →  token  →  oidc  →  grants
+//! ```
+//!
+//! `wire` is the tolerant edge (body limits, one duplicate-refusing JSON
+//! reader, provider quirks); `oidc` holds discovery, ID tokens and UserInfo;
+//! `grants` holds the grants, each adding its own `impl Client { pub fn … }`.
+//! Modules are private: every public type has one path, at the crate root.
+//!
+//! **Randomness and signatures inside a running flow.** Randomness is drawn
+//! when a flow is built (`begin(rng, now)` draws `state`, `nonce` and the
+//! PKCE verifier), never while it runs. Signing goes through the
+//! [`JwsSigner`] trait; the core ships only signers that need no generator
+//! ([`Ed25519Signer`], and [`Es256Signer`] with RFC 6979 deterministic
+//! nonces). Signers that need OS entropy (RSA-PSS, randomized ECDSA) come
+//! from an adapter or the caller.
+//!
+//! **The authorization code callback takes the client.**
+//! [`PendingAuthorization::callback`] takes `&Client` and `now`: the pending
+//! value stored in the user's session carries no endpoints or keys, only what
+//! the request sent, so the client it was begun with must be handed back
+//! (and is checked to be the same registration).
 //!
 //! See [`Flow`] for a driver loop written by hand.
 
-pub mod authorization_code;
-pub mod client;
-pub mod client_credentials;
-pub mod discovery;
-pub mod endpoint;
-pub mod error;
-pub mod flow;
-pub mod http;
-pub mod id_token;
-pub mod jws;
-pub mod response;
-pub mod time;
-pub mod token;
-pub mod types;
-pub mod userinfo;
+mod alg;
+mod client;
+mod endpoint;
+mod error;
+mod flow;
+mod grants;
+mod jose;
+mod message;
+mod oidc;
+mod time;
+mod token;
+mod types;
+mod wire;
 
+/// The `http` version whose request and response types flows use.
+pub use http;
 /// The `rand_core` version whose generators flows accept.
 pub use rand_core;
 /// The `url` version whose [`Url`](url::Url) the API takes (RFC 8707 resources).
 pub use url;
 
-pub use crate::authorization_code::{
-    AuthorizationRequest, CodeExchange, PendingAuthorization, PkceMethod, PkceVerifier, SignIn,
+pub use crate::alg::{Algorithm, KeyType};
+pub use crate::client::{Client, ClientAuth, Endpoints, IdTokenPolicy};
+pub use crate::endpoint::{EndpointUrl, Issuer};
+pub use crate::error::{
+    CallbackError, Error, ErrorCode, ErrorResponse, IdTokenError, JwsError, MalformedResponse,
 };
-pub use crate::client::{Client, ClientAuth};
-pub use crate::client_credentials::ClientCredentials;
-pub use crate::discovery::{DiscoveredProvider, Discovery, Issuer, ProviderMetadata};
-pub use crate::endpoint::EndpointUrl;
-pub use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse};
 pub use crate::flow::{Flow, Step};
-pub use crate::http::{HttpRequest, HttpResponse};
-pub use crate::id_token::{IdToken, IdTokenClaims, IdTokenPolicy, IdTokenValidator};
-pub use crate::jws::{Algorithm, JwkSet};
+pub use crate::grants::{
+    AuthorizationRequest, ClientCredentials, CodeExchange, PendingAuthorization, PkceMethod,
+    PkceVerifier, SignIn,
+};
+pub use crate::jose::{CompactJws, JoseHeader, Jwk, JwkSet};
+pub use crate::message::{HttpRequest, HttpResponse};
+pub use crate::oidc::{
+    DiscoveredProvider, Discovery, Expected, IdToken, IdTokenClaims, IdTokenValidator,
+    ProviderMetadata, UserInfo, UserInfoRequest,
+};
 pub use crate::time::UnixTime;
-pub use crate::token::{RawIdToken, TokenSet, TokenType, parse_token_response};
-pub use crate::types::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope};
-pub use crate::userinfo::{UserInfo, UserInfoRequest};
+pub use crate::token::{TokenSet, TokenType, parse_token_response};
+pub use crate::types::{AccessToken, ClientId, ClientSecret, RawIdToken, RefreshToken, Scope};
+pub use crate::wire::MAX_BODY;

@@ -63,6 +63,31 @@ secret_string!(
     RefreshToken
 );
 
+/// An ID token exactly as the token endpoint returned it: a compact JWS that
+/// has **not** been validated. Redacted in `Debug`, zeroized on drop.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RawIdToken(String);
+
+impl RawIdToken {
+    /// Wraps an ID token obtained elsewhere, to validate it with
+    /// [`IdTokenValidator`](crate::IdTokenValidator).
+    pub fn new(token: impl Into<String>) -> Self {
+        RawIdToken(token.into())
+    }
+
+    /// The compact serialization.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RawIdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawIdToken(<redacted>)")
+    }
+}
+
 /// A client identifier (RFC 6749 §2.2). Public, so it prints as itself.
 #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]

@@ -13,13 +13,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantflow::authorization_code::{CallbackError, PendingAuthorization};
-use grantflow::id_token::{IdTokenError, IdTokenPolicy};
-use grantflow::jws::JwsError;
+use grantflow::JwsError;
+use grantflow::{CallbackError, PendingAuthorization};
 use grantflow::{
     Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Error, ErrorCode, Flow, HttpRequest,
     HttpResponse, Issuer, JwkSet, PkceMethod, PkceVerifier, Scope, SignIn, Step, UnixTime,
 };
+use grantflow::{IdTokenError, IdTokenPolicy};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 

@@ -711,10 +711,7 @@ fn none_among_the_signing_algorithms_is_kept_but_never_an_algorithm() {
     let algorithms = metadata.id_token_signing_algorithms();
     assert_eq!(
         algorithms,
-        [
-            grantflow::jws::Algorithm::Rs256,
-            grantflow::jws::Algorithm::Es256
-        ]
+        [grantflow::Algorithm::Rs256, grantflow::Algorithm::Es256]
     );
     // Only `none`: no algorithm at all, never "unsigned allowed".
     let document = with(

@@ -12,9 +12,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantflow::id_token::{Expected, IdTokenError, IdTokenPolicy, IdTokenValidator};
-use grantflow::jws::{Algorithm, JwkSet, JwsError};
+use grantflow::{Algorithm, JwkSet, JwsError};
 use grantflow::{ClientId, ClientSecret, Error, IdToken, Issuer, RawIdToken, UnixTime};
+use grantflow::{Expected, IdTokenError, IdTokenPolicy, IdTokenValidator};
 use serde_json::{Value, json};
 
 const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);

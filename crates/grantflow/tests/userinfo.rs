@@ -11,12 +11,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantflow::id_token::{Expected, IdTokenError, IdTokenPolicy};
-use grantflow::jws::JwsError;
+use grantflow::JwsError;
 use grantflow::{
     Algorithm, Client, ClientAuth, ClientId, EndpointUrl, Error, ErrorCode, Flow, HttpResponse,
     IdToken, Issuer, JwkSet, RawIdToken, Step, TokenSet, UnixTime, UserInfo, parse_token_response,
 };
+use grantflow::{Expected, IdTokenError, IdTokenPolicy};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 

@@ -22,10 +22,10 @@ use core::fmt;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, MalformedResponse};
-use crate::http::HttpResponse;
-use crate::response::{Decoded, FieldSink, decode, fill, string_field};
+use crate::message::HttpResponse;
 use crate::time::UnixTime;
-use crate::types::{AccessToken, RefreshToken, Scope};
+use crate::types::{AccessToken, RawIdToken, RefreshToken, Scope};
+use crate::wire::{Decoded, FieldSink, decode, fill, string_field};
 
 /// The type of an access token (RFC 6749 §7.1), compared case-insensitively.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -78,31 +78,6 @@ impl<'de> serde::Deserialize<'de> for TokenType {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         Ok(TokenType::from_wire(&wire))
-    }
-}
-
-/// An ID token exactly as the token endpoint returned it: a compact JWS that
-/// has **not** been validated. Redacted in `Debug`, zeroized on drop.
-#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct RawIdToken(String);
-
-impl RawIdToken {
-    /// Wraps an ID token obtained elsewhere, to validate it with
-    /// [`IdTokenValidator`](crate::id_token::IdTokenValidator).
-    pub fn new(token: impl Into<String>) -> Self {
-        RawIdToken(token.into())
-    }
-
-    /// The compact serialization.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RawIdToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RawIdToken(<redacted>)")
     }
 }
 
@@ -200,7 +175,7 @@ pub fn parse_token_response(response: &HttpResponse, now: UnixTime) -> Result<To
     let scopes = string_field(status, "scope", fields.scope)?.map(|s| split_scopes(&s));
     let id_token = string_field(status, "id_token", fields.id_token)?
         .filter(|t| !t.is_empty())
-        .map(RawIdToken);
+        .map(RawIdToken::new);
     Ok(TokenSet {
         access_token,
         token_type,

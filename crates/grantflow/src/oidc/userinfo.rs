@@ -21,16 +21,18 @@ use http::{Method, Request};
 use serde_json::{Map, Value};
 
 use crate::client::Client;
-use crate::discovery::parse_jwks_response;
-use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
+use crate::error::{
+    Error, ErrorCode, ErrorResponse, IdTokenError, JwsError, MalformedResponse, clean_text,
+};
 use crate::flow::{Flow, Step};
-use crate::http::{HttpRequest, HttpResponse, media_type};
-use crate::id_token::{IdToken, IdTokenError, claims_object, keys_may_be_stale};
-use crate::jws::{CompactJws, JwsError};
-use crate::response::{MAX_BODY, decode};
+use crate::jose::CompactJws;
+use crate::message::{HttpRequest, HttpResponse, media_type};
+use crate::oidc::id_token::{IdToken, claims_object, keys_may_be_stale};
+use crate::oidc::jwks::parse_jwks_response;
 use crate::time::UnixTime;
 use crate::token::{TokenSet, TokenType};
 use crate::types::AccessToken;
+use crate::wire::{MAX_BODY, decode};
 
 const FLOW: &str = "userinfo";
 
@@ -92,11 +94,7 @@ impl Client {
         tokens: &TokenSet,
         id_token: &IdToken,
     ) -> Result<UserInfoRequest, Error> {
-        if self.userinfo_endpoint().is_none() {
-            return Err(Error::MissingEndpoint {
-                endpoint: "userinfo_endpoint",
-            });
-        }
+        self.require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
         if tokens.token_type != TokenType::Bearer {
             return Err(Error::UnsupportedTokenType {
                 token_type: clean_text(tokens.token_type.as_str(), 64),
@@ -115,10 +113,7 @@ impl UserInfoRequest {
     fn request(&self) -> Result<HttpRequest, Error> {
         let endpoint = self
             .client
-            .userinfo_endpoint()
-            .ok_or(Error::MissingEndpoint {
-                endpoint: "userinfo_endpoint",
-            })?;
+            .require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
         let mut request = Request::new(Vec::new());
         *request.method_mut() = Method::GET;
         *request.uri_mut() = endpoint.uri().clone();

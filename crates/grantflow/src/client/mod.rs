@@ -11,16 +11,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 
-use crate::authorization_code::AuthorizationRequest;
-use crate::client_credentials::ClientCredentials;
-use crate::discovery::{DiscoveredProvider, Issuer, jwks_request};
-use crate::endpoint::EndpointUrl;
+use crate::alg::Algorithm;
+use crate::endpoint::{EndpointUrl, Issuer};
 use crate::error::Error;
-use crate::http::{HttpRequest, form_post};
-use crate::id_token::{IdTokenPolicy, IdTokenValidator};
-use crate::jws::{Algorithm, JwkSet};
+use crate::jose::JwkSet;
+use crate::message::{HttpRequest, form_post, get_json};
 use crate::time::UnixTime;
 use crate::types::{ClientId, ClientSecret};
+
+mod policy;
+
+pub use policy::IdTokenPolicy;
 
 /// How the client authenticates to the token endpoint (RFC 6749 §2.3).
 ///
@@ -68,15 +69,52 @@ pub struct Client {
 struct ClientInner {
     client_id: ClientId,
     auth: ClientAuth,
-    token_endpoint: Option<EndpointUrl>,
-    authorization_endpoint: Option<EndpointUrl>,
-    userinfo_endpoint: Option<EndpointUrl>,
+    endpoints: Endpoints,
     issuer: Option<Issuer>,
     callback_iss_required: bool,
-    metadata_algorithms: Vec<Algorithm>,
+    id_token_algorithms: Vec<Algorithm>,
     userinfo_algorithms: Vec<Algorithm>,
     policy: IdTokenPolicy,
     keys: Arc<KeyCache>,
+}
+
+/// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
+/// Discovery §3). Filled in one place from discovered metadata
+/// ([`ProviderMetadata::endpoints`](crate::ProviderMetadata::endpoints)), or
+/// by hand; an endpoint a flow needs and the client lacks is
+/// [`Error::MissingEndpoint`].
+///
+/// ```
+/// use grantflow::{Client, ClientAuth, ClientId, EndpointUrl, Endpoints};
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let mut endpoints = Endpoints::default();
+/// endpoints.token = Some(EndpointUrl::parse("https://as.example.com/token")?);
+/// endpoints.revocation = Some(EndpointUrl::parse("https://as.example.com/revoke")?);
+/// let client = Client::new(ClientId::new("app"), ClientAuth::None).with_endpoints(endpoints);
+/// assert!(client.endpoints().revocation.is_some());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Endpoints {
+    /// `authorization_endpoint` (RFC 6749 §3.1).
+    pub authorization: Option<EndpointUrl>,
+    /// `token_endpoint` (RFC 6749 §3.2).
+    pub token: Option<EndpointUrl>,
+    /// `userinfo_endpoint` (OIDC Core §5.3).
+    pub userinfo: Option<EndpointUrl>,
+    /// `revocation_endpoint` (RFC 7009).
+    pub revocation: Option<EndpointUrl>,
+    /// `introspection_endpoint` (RFC 7662).
+    pub introspection: Option<EndpointUrl>,
+    /// `device_authorization_endpoint` (RFC 8628 §4).
+    pub device_authorization: Option<EndpointUrl>,
+    /// `pushed_authorization_request_endpoint` (RFC 9126 §5).
+    pub pushed_authorization_request: Option<EndpointUrl>,
+    /// `end_session_endpoint` (OpenID Connect RP-Initiated Logout §2.1).
+    pub end_session: Option<EndpointUrl>,
 }
 
 /// The provider's signing keys, shared by every clone of a [`Client`] so that
@@ -123,9 +161,7 @@ impl fmt::Debug for Client {
             .field("client_id", &inner.client_id)
             .field("auth", &inner.auth)
             .field("issuer", &inner.issuer)
-            .field("authorization_endpoint", &inner.authorization_endpoint)
-            .field("token_endpoint", &inner.token_endpoint)
-            .field("userinfo_endpoint", &inner.userinfo_endpoint)
+            .field("endpoints", &inner.endpoints)
             .field("jwks_uri", &inner.keys.jwks_uri)
             .finish_non_exhaustive()
     }
@@ -138,12 +174,10 @@ impl Client {
             inner: Arc::new(ClientInner {
                 client_id,
                 auth,
-                token_endpoint: None,
-                authorization_endpoint: None,
-                userinfo_endpoint: None,
+                endpoints: Endpoints::default(),
                 issuer: None,
                 callback_iss_required: false,
-                metadata_algorithms: Vec::new(),
+                id_token_algorithms: Vec::new(),
                 userinfo_algorithms: Vec::new(),
                 policy: IdTokenPolicy::default(),
                 keys: Arc::new(KeyCache::default()),
@@ -151,49 +185,59 @@ impl Client {
         }
     }
 
-    /// A client of a discovered provider: its issuer, endpoints, signing keys,
-    /// ID token algorithms and whether it sends RFC 9207 `iss` all come from
-    /// the metadata.
-    pub fn from_provider(
-        provider: &DiscoveredProvider,
-        client_id: ClientId,
-        auth: ClientAuth,
-    ) -> Self {
-        let metadata = provider.metadata();
-        let mut client = Client::new(client_id, auth);
-        let inner = Arc::make_mut(&mut client.inner);
-        inner.issuer = Some(metadata.issuer.clone());
-        inner.authorization_endpoint = metadata.authorization_endpoint.clone();
-        inner.token_endpoint = metadata.token_endpoint.clone();
-        inner.userinfo_endpoint = metadata.userinfo_endpoint.clone();
-        inner.callback_iss_required = metadata.authorization_response_iss_parameter_supported;
-        inner.metadata_algorithms = metadata.id_token_signing_algorithms();
-        inner.userinfo_algorithms = metadata.userinfo_signing_algorithms();
-        inner.keys = Arc::new(KeyCache::new(
-            metadata.jwks_uri.clone(),
-            provider.jwks().cloned(),
-        ));
-        client
+    /// Replaces every endpoint.
+    #[must_use]
+    pub fn with_endpoints(mut self, endpoints: Endpoints) -> Self {
+        Arc::make_mut(&mut self.inner).endpoints = endpoints;
+        self
     }
 
-    /// Sets the token endpoint (RFC 6749 §3.2).
+    /// Sets the token endpoint (RFC 6749 §3.2), the one endpoint a
+    /// client-credentials-only client needs; see [`Client::with_endpoints`]
+    /// for the others.
     #[must_use]
     pub fn with_token_endpoint(mut self, token_endpoint: EndpointUrl) -> Self {
-        Arc::make_mut(&mut self.inner).token_endpoint = Some(token_endpoint);
+        Arc::make_mut(&mut self.inner).endpoints.token = Some(token_endpoint);
         self
     }
 
     /// Sets the authorization endpoint (RFC 6749 §3.1).
     #[must_use]
     pub fn with_authorization_endpoint(mut self, endpoint: EndpointUrl) -> Self {
-        Arc::make_mut(&mut self.inner).authorization_endpoint = Some(endpoint);
+        Arc::make_mut(&mut self.inner).endpoints.authorization = Some(endpoint);
         self
     }
 
     /// Sets the UserInfo endpoint (OIDC Core §5.3).
     #[must_use]
     pub fn with_userinfo_endpoint(mut self, endpoint: EndpointUrl) -> Self {
-        Arc::make_mut(&mut self.inner).userinfo_endpoint = Some(endpoint);
+        Arc::make_mut(&mut self.inner).endpoints.userinfo = Some(endpoint);
+        self
+    }
+
+    /// The algorithms the provider's metadata lists for ID tokens and for
+    /// signed UserInfo responses (the policy's own list wins over both).
+    #[must_use]
+    pub(crate) fn with_signing_algorithms(
+        mut self,
+        id_token: Vec<Algorithm>,
+        userinfo: Vec<Algorithm>,
+    ) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.id_token_algorithms = id_token;
+        inner.userinfo_algorithms = userinfo;
+        self
+    }
+
+    /// Uses `keys` as loaded from `jwks_uri`, re-fetching from there on
+    /// rotation; either may be absent.
+    #[must_use]
+    pub(crate) fn with_key_source(
+        mut self,
+        jwks_uri: Option<EndpointUrl>,
+        keys: Option<JwkSet>,
+    ) -> Self {
+        Arc::make_mut(&mut self.inner).keys = Arc::new(KeyCache::new(jwks_uri, keys));
         self
     }
 
@@ -247,19 +291,29 @@ impl Client {
         &self.inner.auth
     }
 
-    /// The token endpoint, if one was set.
-    pub fn token_endpoint(&self) -> Option<&EndpointUrl> {
-        self.inner.token_endpoint.as_ref()
+    /// The endpoints.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
     }
 
-    /// The authorization endpoint, if one was set.
-    pub fn authorization_endpoint(&self) -> Option<&EndpointUrl> {
-        self.inner.authorization_endpoint.as_ref()
+    /// The endpoint a flow needs, or [`Error::MissingEndpoint`] naming it
+    /// by its metadata name.
+    pub(crate) fn require_endpoint(
+        &self,
+        pick: impl FnOnce(&Endpoints) -> Option<&EndpointUrl>,
+        name: &'static str,
+    ) -> Result<&EndpointUrl, Error> {
+        pick(&self.inner.endpoints).ok_or(Error::MissingEndpoint { endpoint: name })
     }
 
-    /// The UserInfo endpoint, if one was set.
-    pub fn userinfo_endpoint(&self) -> Option<&EndpointUrl> {
-        self.inner.userinfo_endpoint.as_ref()
+    /// The algorithms the provider's metadata lists for ID tokens.
+    pub(crate) fn id_token_algorithms(&self) -> &[Algorithm] {
+        &self.inner.id_token_algorithms
+    }
+
+    /// The algorithms the provider's metadata lists for signed UserInfo.
+    pub(crate) fn userinfo_algorithms(&self) -> &[Algorithm] {
+        &self.inner.userinfo_algorithms
     }
 
     /// The issuer, if one was set.
@@ -276,39 +330,6 @@ impl Client {
     /// of this client).
     pub fn keys(&self) -> Arc<JwkSet> {
         Arc::clone(&self.inner.keys.lock().keys)
-    }
-
-    /// The ID token validator for this client, or `None` without an issuer.
-    pub fn id_token_validator(&self) -> Option<IdTokenValidator> {
-        self.validator(&self.inner.metadata_algorithms)
-    }
-
-    /// The validator for signed UserInfo responses (OIDC Core §5.3.2): the
-    /// same checks, with the algorithms the metadata lists for UserInfo, or
-    /// for ID tokens when it lists none (the policy's own list wins either way).
-    pub(crate) fn userinfo_validator(&self) -> Option<IdTokenValidator> {
-        let inner = &self.inner;
-        if inner.userinfo_algorithms.is_empty() {
-            self.validator(&inner.metadata_algorithms)
-        } else {
-            self.validator(&inner.userinfo_algorithms)
-        }
-    }
-
-    /// A validator for this client's issuer and id, with the client secret as
-    /// the HMAC key when there is one.
-    fn validator(&self, metadata_algorithms: &[Algorithm]) -> Option<IdTokenValidator> {
-        let inner = &self.inner;
-        let issuer = inner.issuer.clone()?;
-        let mut validator =
-            IdTokenValidator::new(issuer, inner.client_id.clone(), inner.policy.clone())
-                .with_metadata_algorithms(metadata_algorithms);
-        if let ClientAuth::ClientSecretBasic(secret) | ClientAuth::ClientSecretPost(secret) =
-            &inner.auth
-        {
-            validator = validator.with_client_secret(secret.clone());
-        }
-        Some(validator)
     }
 
     /// Whether authorization responses must carry RFC 9207 `iss`.
@@ -333,7 +354,7 @@ impl Client {
             }
             state.last_refetch = Some(now);
         }
-        Some(jwks_request(jwks_uri))
+        Some(get_json(jwks_uri))
     }
 
     /// Replaces the cached keys with a freshly fetched set.
@@ -343,43 +364,13 @@ impl Client {
         state.loaded = true;
     }
 
-    /// Starts an authorization request (RFC 6749 §4.1.1) that sends the
-    /// user back to `redirect_uri`; see [`crate::authorization_code`].
-    ///
-    /// The redirect URI must be absolute, without a fragment, and not plain
-    /// `http` except to loopback ([`Error::InvalidRedirectUri`]). It is kept
-    /// byte for byte and repeated in the token request.
-    pub fn authorize(&self, redirect_uri: &str) -> Result<AuthorizationRequest, Error> {
-        AuthorizationRequest::new(self.clone(), redirect_uri)
-    }
-
     /// Whether this is a public client (no client authentication).
     pub fn is_public(&self) -> bool {
         matches!(self.inner.auth, ClientAuth::None)
     }
 
-    /// Starts the client credentials grant (RFC 6749 §4.4).
-    ///
-    /// Fails with [`Error::PublicClientNotAllowed`] for a public client — the
-    /// grant is for confidential clients only (RFC 6749 §4.4) — and with
-    /// [`Error::MissingEndpoint`] without a token endpoint.
-    pub fn client_credentials(&self) -> Result<ClientCredentials, Error> {
-        if self.is_public() {
-            return Err(Error::PublicClientNotAllowed {
-                grant: "client_credentials",
-            });
-        }
-        self.require_token_endpoint()?;
-        Ok(ClientCredentials::new(self.clone()))
-    }
-
-    fn require_token_endpoint(&self) -> Result<&EndpointUrl, Error> {
-        self.inner
-            .token_endpoint
-            .as_ref()
-            .ok_or(Error::MissingEndpoint {
-                endpoint: "token_endpoint",
-            })
+    pub(crate) fn require_token_endpoint(&self) -> Result<&EndpointUrl, Error> {
+        self.require_endpoint(|e| e.token.as_ref(), "token_endpoint")
     }
 
     /// Builds a token endpoint request (RFC 6749 §3.2): a form POST of
@@ -522,8 +513,8 @@ mod tests {
         let with_endpoint = client
             .clone()
             .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
-        assert!(client.token_endpoint().is_none());
-        assert!(with_endpoint.token_endpoint().is_some());
+        assert!(client.endpoints().token.is_none());
+        assert!(with_endpoint.endpoints().token.is_some());
     }
 
     #[test]

@@ -48,243 +48,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 
-use crate::discovery::Issuer;
-use crate::error::{Error, clean_text};
-use crate::jws::{Algorithm, CompactJws, JsonObjectError, JwkSet, JwsError, json_object};
+use crate::alg::Algorithm;
+use crate::client::{Client, ClientAuth, IdTokenPolicy};
+use crate::endpoint::Issuer;
+use crate::error::{Error, IdTokenError, JwsError, clean_text};
+use crate::jose::{CompactJws, JwkSet};
 use crate::time::UnixTime;
-use crate::token::RawIdToken;
-use crate::types::{ClientId, ClientSecret};
+use crate::types::{ClientId, ClientSecret, RawIdToken};
+use crate::wire::{JsonObjectError, json_object};
 
 /// The longest server-supplied value quoted in an error.
 const MAX_QUOTE: usize = 128;
-
-/// An ID token claim check failed (OIDC Core §3.1.3.7). Each check has its
-/// own variant. Server-supplied values quoted here are cleaned of control
-/// characters and cut short.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum IdTokenError {
-    /// The payload is not a JSON object.
-    Malformed {
-        /// What was wrong.
-        reason: &'static str,
-    },
-    /// A claim appears twice in the payload (RFC 7519 §4).
-    DuplicateClaim {
-        /// The claim.
-        claim: String,
-    },
-    /// A required claim is absent (`iss`, `sub`, `aud`, `exp`, `iat`, or
-    /// `nonce`/`auth_time` when the request asked for them).
-    MissingClaim {
-        /// The claim.
-        claim: &'static str,
-    },
-    /// A claim has the wrong JSON type (`"exp": "123"`): never read as absent.
-    WrongClaimType {
-        /// The claim.
-        claim: &'static str,
-    },
-    /// A time claim is negative, not finite or too large to compute with.
-    ClaimOutOfRange {
-        /// The claim.
-        claim: &'static str,
-    },
-    /// `iss` is not exactly the expected issuer (step 2).
-    IssuerMismatch {
-        /// The issuer expected.
-        expected: String,
-        /// The `iss` in the token.
-        found: String,
-    },
-    /// `aud` does not contain the client id (step 3).
-    AudienceMismatch,
-    /// `aud` contains an audience that is neither the client nor configured
-    /// as trusted (step 3).
-    UntrustedAudience {
-        /// The first such audience.
-        audience: String,
-    },
-    /// `azp` is present and is not the client id (step 5, errata set 2).
-    AuthorizedPartyMismatch,
-    /// `exp` is not after `now` minus the leeway (step 9).
-    Expired {
-        /// `exp`.
-        exp: UnixTime,
-        /// The `now` the token was checked at.
-        now: UnixTime,
-    },
-    /// `iat` is later than `now` plus the leeway (step 10).
-    IssuedInFuture {
-        /// `iat`.
-        iat: UnixTime,
-        /// The `now` the token was checked at.
-        now: UnixTime,
-    },
-    /// `nbf` is later than `now` plus the leeway (RFC 7519 §4.1.5).
-    NotYetValid {
-        /// `nbf`.
-        nbf: UnixTime,
-        /// The `now` the token was checked at.
-        now: UnixTime,
-    },
-    /// `nonce` differs from the one sent in the authorization request (step 11).
-    NonceMismatch,
-    /// `auth_time` is older than the `max_age` sent allows (step 13).
-    AuthenticationTooOld {
-        /// `auth_time`.
-        auth_time: UnixTime,
-        /// The `max_age` sent, in seconds.
-        max_age: u64,
-    },
-    /// `at_hash` does not match the access token (OIDC Core §3.1.3.8).
-    AccessTokenHashMismatch,
-    /// `c_hash` does not match the authorization code (OIDC Core §3.3.2.11).
-    CodeHashMismatch,
-    /// The token response carried no `id_token`, though `openid` was
-    /// requested (OIDC Core §3.1.3.3).
-    NotReturned,
-}
-
-impl fmt::Display for IdTokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IdTokenError::Malformed { reason } => write!(f, "malformed claims: {reason}"),
-            IdTokenError::DuplicateClaim { claim } => write!(f, "claim {claim:?} appears twice"),
-            IdTokenError::MissingClaim { claim } => write!(f, "required claim {claim} is missing"),
-            IdTokenError::WrongClaimType { claim } => {
-                write!(f, "claim {claim} has the wrong json type")
-            }
-            IdTokenError::ClaimOutOfRange { claim } => {
-                write!(f, "claim {claim} is out of range")
-            }
-            IdTokenError::IssuerMismatch { expected, found } => {
-                write!(f, "iss {found:?} is not the expected issuer {expected:?}")
-            }
-            IdTokenError::AudienceMismatch => f.write_str("aud does not contain the client id"),
-            IdTokenError::UntrustedAudience { audience } => {
-                write!(f, "aud contains the untrusted audience {audience:?}")
-            }
-            IdTokenError::AuthorizedPartyMismatch => f.write_str("azp is not the client id"),
-            IdTokenError::Expired { exp, now } => {
-                write!(f, "expired at {exp} (checked at {now})")
-            }
-            IdTokenError::IssuedInFuture { iat, now } => {
-                write!(f, "issued in the future at {iat} (checked at {now})")
-            }
-            IdTokenError::NotYetValid { nbf, now } => {
-                write!(f, "not valid before {nbf} (checked at {now})")
-            }
-            IdTokenError::NonceMismatch => f.write_str("nonce does not match the request's"),
-            IdTokenError::AuthenticationTooOld { auth_time, max_age } => write!(
-                f,
-                "auth_time {auth_time} is older than the max_age of {max_age}s allows"
-            ),
-            IdTokenError::AccessTokenHashMismatch => {
-                f.write_str("at_hash does not match the access token")
-            }
-            IdTokenError::CodeHashMismatch => {
-                f.write_str("c_hash does not match the authorization code")
-            }
-            IdTokenError::NotReturned => {
-                f.write_str("the token response has no id_token though openid was requested")
-            }
-        }
-    }
-}
-
-impl std::error::Error for IdTokenError {}
-
-/// How ID tokens are checked: which algorithms, how much clock leeway, which
-/// extra audiences are trusted, and how often the key set may be re-fetched.
-///
-/// The defaults are the strict ones: algorithms from the provider's metadata
-/// (`RS256` when there is none), no HMAC, 60 seconds of leeway, no other
-/// audience than the client, at most one key-rotation re-fetch a minute.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct IdTokenPolicy {
-    /// The allowed signature algorithms. Empty means: those the provider's
-    /// metadata lists in `id_token_signing_alg_values_supported`, or `RS256`
-    /// (OIDC Core §15.1's default) without metadata. HMAC algorithms are
-    /// dropped from this list unless [`allow_hmac`](Self::allow_hmac) is set.
-    pub algorithms: Vec<Algorithm>,
-    /// Accept `HS256/384/512` ID tokens keyed with the client secret (OIDC
-    /// Core §10.1). Off by default; the secret must be at least 32 octets.
-    pub allow_hmac: bool,
-    /// Clock leeway in seconds for `exp`, `iat`, `nbf` and `auth_time`.
-    pub leeway: u64,
-    /// Audiences besides the client id that may appear in `aud` (step 3).
-    pub trusted_audiences: Vec<String>,
-    /// The shortest time, in seconds, between two JWKS re-fetches triggered
-    /// by an unknown `kid` (OIDC Core §10.1.1). The initial fetch does not
-    /// count.
-    pub jwks_refetch_interval: u64,
-}
-
-impl Default for IdTokenPolicy {
-    fn default() -> Self {
-        IdTokenPolicy {
-            algorithms: Vec::new(),
-            allow_hmac: false,
-            leeway: 60,
-            trusted_audiences: Vec::new(),
-            jwks_refetch_interval: 60,
-        }
-    }
-}
-
-impl IdTokenPolicy {
-    /// Sets the allowed algorithms.
-    #[must_use]
-    pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms.into_iter().collect();
-        self
-    }
-
-    /// Allows HMAC-signed ID tokens keyed with the client secret.
-    #[must_use]
-    pub fn with_hmac(mut self) -> Self {
-        self.allow_hmac = true;
-        self
-    }
-
-    /// Sets the clock leeway in seconds.
-    #[must_use]
-    pub fn with_leeway(mut self, seconds: u64) -> Self {
-        self.leeway = seconds;
-        self
-    }
-
-    /// Trusts one more audience in `aud`.
-    #[must_use]
-    pub fn with_trusted_audience(mut self, audience: impl Into<String>) -> Self {
-        self.trusted_audiences.push(audience.into());
-        self
-    }
-
-    /// Sets the shortest time between key-rotation re-fetches.
-    #[must_use]
-    pub fn with_jwks_refetch_interval(mut self, seconds: u64) -> Self {
-        self.jwks_refetch_interval = seconds;
-        self
-    }
-
-    /// The algorithms in force, given what the provider's metadata lists.
-    pub(crate) fn effective_algorithms(&self, from_metadata: &[Algorithm]) -> Vec<Algorithm> {
-        let base: &[Algorithm] = if !self.algorithms.is_empty() {
-            &self.algorithms
-        } else if !from_metadata.is_empty() {
-            from_metadata
-        } else {
-            &[Algorithm::Rs256]
-        };
-        base.iter()
-            .copied()
-            .filter(|alg| self.allow_hmac || !alg.is_symmetric())
-            .collect()
-    }
-}
 
 /// What the authorization request sent, which the ID token must match.
 #[derive(Clone, Copy, Default)]
@@ -350,8 +124,8 @@ impl<'a> Expected<'a> {
 /// Validates ID tokens for one client of one issuer.
 ///
 /// ```
-/// use grantflow::id_token::{Expected, IdTokenPolicy, IdTokenValidator};
-/// use grantflow::jws::JwkSet;
+/// use grantflow::{Expected, IdTokenPolicy, IdTokenValidator};
+/// use grantflow::JwkSet;
 /// use grantflow::{ClientId, Issuer, RawIdToken, UnixTime};
 ///
 /// # fn main() -> Result<(), grantflow::Error> {
@@ -563,6 +337,42 @@ impl IdTokenValidator {
             }
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// The ID token validator for this client, or `None` without an issuer.
+    pub fn id_token_validator(&self) -> Option<IdTokenValidator> {
+        self.validator(self.id_token_algorithms())
+    }
+
+    /// The validator for signed UserInfo responses (OIDC Core §5.3.2): the
+    /// same checks, with the algorithms the metadata lists for UserInfo, or
+    /// for ID tokens when it lists none (the policy's own list wins either way).
+    pub(crate) fn userinfo_validator(&self) -> Option<IdTokenValidator> {
+        if self.userinfo_algorithms().is_empty() {
+            self.validator(self.id_token_algorithms())
+        } else {
+            self.validator(self.userinfo_algorithms())
+        }
+    }
+
+    /// A validator for this client's issuer and id, with the client secret as
+    /// the HMAC key when there is one.
+    fn validator(&self, metadata_algorithms: &[Algorithm]) -> Option<IdTokenValidator> {
+        let issuer = self.issuer()?.clone();
+        let mut validator = IdTokenValidator::new(
+            issuer,
+            self.client_id().clone(),
+            self.id_token_policy().clone(),
+        )
+        .with_metadata_algorithms(metadata_algorithms);
+        if let ClientAuth::ClientSecretBasic(secret) | ClientAuth::ClientSecretPost(secret) =
+            self.auth()
+        {
+            validator = validator.with_client_secret(secret.clone());
+        }
+        Some(validator)
     }
 }
 

@@ -86,230 +86,25 @@
 //! with [`ProviderMetadata::from_openid_json`] or
 //! [`ProviderMetadata::from_json`]: the same checks apply.
 
-use core::fmt;
-
 use serde_json::{Map, Value};
-use url::Url;
 
+use crate::alg::Algorithm;
+use crate::client::{Client, ClientAuth, Endpoints};
 use crate::endpoint::EndpointUrl;
+use crate::endpoint::Issuer;
 use crate::error::{Error, MalformedResponse, clean_text};
 use crate::flow::{Flow, Step};
-use crate::http::{HttpRequest, HttpResponse, JSON, get_json};
-use crate::jws::{Algorithm, JwkSet};
-use crate::response::{Decoded, MAX_BODY, decode, string_field};
+use crate::jose::JwkSet;
+use crate::message::{HttpResponse, JSON, get_json};
+use crate::oidc::jwks::{jwks_request, parse_jwks_response};
 use crate::time::UnixTime;
+use crate::types::ClientId;
+use crate::wire::{Decoded, MAX_BODY, decode, string_field};
 
 const FLOW: &str = "discovery";
 
 /// The longest issuer quoted from a document in [`Error::IssuerMismatch`].
 const MAX_FOUND_ISSUER: usize = 256;
-
-/// The OpenID Connect well-known suffix (OIDC Discovery §4.1).
-const OPENID_WELL_KNOWN: &str = "/.well-known/openid-configuration";
-
-/// The RFC 8414 well-known segment (RFC 8414 §3.1, §7.3).
-const OAUTH_WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
-
-/// An issuer identifier (RFC 8414 §2, OIDC Discovery §3): the URL that names
-/// an authorization server or OpenID provider.
-///
-/// It is kept **exactly as given**, because issuers are compared as strings
-/// (RFC 8414 §3.3, RFC 9207 §2.4, OIDC Core §3.1.3.7): `https://as.example.com`
-/// and `https://as.example.com/` are two different issuers, and so are
-/// `https://AS.example.com` and `https://as.example.com`.
-///
-/// [`Issuer::new`] accepts an absolute URL that starts with `https://` (or
-/// `http://` to a loopback host: `127.0.0.0/8`, `[::1]`, `localhost`, for
-/// development), has a host, and has no query, fragment, user name or
-/// password (RFC 8414 §2). Whitespace, control characters and backslashes are
-/// refused too, so the string kept is the URL that is fetched.
-///
-/// ```
-/// use grantflow::Issuer;
-///
-/// # fn main() -> Result<(), grantflow::Error> {
-/// let issuer = Issuer::new("https://example.com/issuer1")?;
-/// assert_eq!(
-///     issuer.openid_configuration_url()?.as_str(),
-///     "https://example.com/issuer1/.well-known/openid-configuration"
-/// );
-/// assert_eq!(
-///     issuer.oauth_metadata_url()?.as_str(),
-///     "https://example.com/.well-known/oauth-authorization-server/issuer1"
-/// );
-/// assert!(Issuer::new("http://as.example.com").is_err());
-/// assert!(Issuer::new("https://as.example.com/?tenant=a").is_err());
-/// # Ok(())
-/// # }
-/// ```
-///
-/// Serializes as its string; deserializing runs the checks of [`Issuer::new`].
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Issuer(String);
-
-impl Issuer {
-    /// Checks and keeps an issuer identifier, byte for byte.
-    ///
-    /// Fails with [`Error::InsecureUrl`] for `http` to a host other than
-    /// loopback, and with [`Error::InvalidIssuer`] for anything else wrong.
-    pub fn new(issuer: impl Into<String>) -> Result<Issuer, Error> {
-        let issuer = Issuer(issuer.into());
-        issuer.parse()?;
-        // Both well-known URLs must build, so that computing them later
-        // cannot fail for an issuer that was accepted.
-        issuer.openid_configuration_url()?;
-        issuer.oauth_metadata_url()?;
-        Ok(issuer)
-    }
-
-    /// The issuer identifier, exactly as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The OpenID Connect configuration URL (OIDC Discovery §4.1): the issuer
-    /// with any terminating `/` removed, then
-    /// `/.well-known/openid-configuration`.
-    ///
-    /// Cannot fail for an `Issuer` built by [`Issuer::new`] (which checks
-    /// this); the `Result` is there so no panic is ever needed.
-    pub fn openid_configuration_url(&self) -> Result<EndpointUrl, Error> {
-        let base = self.0.trim_end_matches('/');
-        let mut url = String::with_capacity(base.len() + OPENID_WELL_KNOWN.len());
-        url.push_str(base);
-        url.push_str(OPENID_WELL_KNOWN);
-        EndpointUrl::parse(&url)
-    }
-
-    /// The RFC 8414 metadata URL (RFC 8414 §3.1): the well-known segment
-    /// `/.well-known/oauth-authorization-server` inserted between the host
-    /// (and port) and the issuer's path. An issuer without a path, or with
-    /// the path `/`, gets nothing appended.
-    ///
-    /// A trailing `/` on a longer path is kept as it is
-    /// (`https://example.com/tenant/` gives
-    /// `https://example.com/.well-known/oauth-authorization-server/tenant/`):
-    /// RFC 8414 §3.1 inserts the segment without otherwise touching the path,
-    /// and the two issuers are different identifiers, so they may well have
-    /// different documents.
-    ///
-    /// Cannot fail for an `Issuer` built by [`Issuer::new`] (which checks
-    /// this); the `Result` is there so no panic is ever needed.
-    pub fn oauth_metadata_url(&self) -> Result<EndpointUrl, Error> {
-        let mut url = self.parse()?;
-        let path = match url.path() {
-            "/" | "" => "",
-            path => path,
-        };
-        let mut well_known = String::with_capacity(OAUTH_WELL_KNOWN.len() + path.len());
-        well_known.push_str(OAUTH_WELL_KNOWN);
-        well_known.push_str(path);
-        url.set_path(&well_known);
-        EndpointUrl::from_url(url)
-    }
-
-    /// Checks the identifier and returns it parsed (normalised by the `url`
-    /// crate: used to build requests, never to compare issuers).
-    fn parse(&self) -> Result<Url, Error> {
-        let issuer = self.0.as_str();
-        if issuer
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
-        {
-            return Err(invalid_issuer(
-                "an issuer must not contain whitespace, control characters or backslashes",
-            ));
-        }
-        let scheme_len = if starts_with_ignore_case(issuer, "https://") {
-            "https://".len()
-        } else if starts_with_ignore_case(issuer, "http://") {
-            "http://".len()
-        } else {
-            return Err(invalid_issuer(
-                "an issuer must start with https:// (or http:// for loopback)",
-            ));
-        };
-        // `https:///x` would be parsed as host `x`: the string kept would
-        // not be the URL fetched.
-        if issuer
-            .get(scheme_len..)
-            .is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
-        {
-            return Err(invalid_issuer("an issuer must have a host"));
-        }
-        let url = Url::parse(issuer).map_err(|_| invalid_issuer("not an absolute url"))?;
-        if url.query().is_some() {
-            return Err(invalid_issuer(
-                "an issuer must not have a query (rfc 8414 section 2)",
-            ));
-        }
-        if url.fragment().is_some() {
-            return Err(invalid_issuer(
-                "an issuer must not have a fragment (rfc 8414 section 2)",
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid_issuer(
-                "an issuer must not carry a user name or password",
-            ));
-        }
-        // The scheme and loopback rules of endpoints, reported as an issuer
-        // problem (an `http` issuer elsewhere stays `InsecureUrl`).
-        EndpointUrl::from_url(url.clone()).map_err(|error| match error {
-            Error::InvalidUrl { reason } => Error::InvalidIssuer { reason },
-            other => other,
-        })?;
-        Ok(url)
-    }
-}
-
-fn invalid_issuer(reason: &'static str) -> Error {
-    Error::InvalidIssuer { reason }
-}
-
-fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
-    text.get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-}
-
-impl fmt::Debug for Issuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Issuer({:?})", self.0)
-    }
-}
-
-impl fmt::Display for Issuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for Issuer {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl core::str::FromStr for Issuer {
-    type Err = Error;
-
-    fn from_str(issuer: &str) -> Result<Self, Error> {
-        Issuer::new(issuer)
-    }
-}
-
-impl serde::Serialize for Issuer {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Issuer {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let issuer = String::deserialize(deserializer)?;
-        Issuer::new(issuer).map_err(serde::de::Error::custom)
-    }
-}
 
 /// Which specification a metadata document is read under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,6 +254,21 @@ impl ProviderMetadata {
     /// The same for `userinfo_signing_alg_values_supported`.
     pub fn userinfo_signing_algorithms(&self) -> Vec<Algorithm> {
         known_algorithms(&self.userinfo_signing_alg_values_supported)
+    }
+
+    /// Every endpoint the document names, as a client uses them: the one
+    /// place where metadata becomes [`Endpoints`].
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            authorization: self.authorization_endpoint.clone(),
+            token: self.token_endpoint.clone(),
+            userinfo: self.userinfo_endpoint.clone(),
+            revocation: self.revocation_endpoint.clone(),
+            introspection: self.introspection_endpoint.clone(),
+            device_authorization: self.device_authorization_endpoint.clone(),
+            pushed_authorization_request: self.pushed_authorization_request_endpoint.clone(),
+            end_session: self.end_session_endpoint.clone(),
+        }
     }
 
     fn from_body(body: &[u8], expected: &Issuer, kind: Kind) -> Result<ProviderMetadata, Error> {
@@ -671,40 +481,6 @@ fn too_large(status: u16, len: usize) -> Error {
     )
 }
 
-/// The request for a provider's JWK set: a GET of `jwks_uri` with
-/// `Accept: application/json`.
-pub(crate) fn jwks_request(jwks_uri: &EndpointUrl) -> HttpRequest {
-    get_json(jwks_uri)
-}
-
-/// Reads the response to [`jwks_request`].
-///
-/// Any non-2xx status is [`Error::MalformedResponse`] with that status (a
-/// JWKS endpoint is not an OAuth endpoint, so an error body is not read as an
-/// RFC 6749 error). The body is capped at [`MAX_BODY`] bytes, a UTF-8 byte
-/// order mark is skipped, and [`JwkSet::from_json`] parses the rest; its
-/// [`JwsError`](crate::jws::JwsError) (not a JSON object, `keys` not an
-/// array, …) becomes [`Error::MalformedResponse`] with the status, since the
-/// server answered nonsense. Individual keys that cannot be used are skipped
-/// by [`JwkSet::from_json`], not refused.
-pub(crate) fn parse_jwks_response(response: &HttpResponse) -> Result<JwkSet, Error> {
-    let status = response.status().as_u16();
-    let body = response.body().as_slice();
-    if !(200..300).contains(&status) {
-        return Err(MalformedResponse::with_excerpt(
-            status,
-            format!("http {status} from the jwks_uri"),
-            body,
-        )
-        .into());
-    }
-    if body.len() > MAX_BODY {
-        return Err(too_large(status, body.len()));
-    }
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    JwkSet::from_json(body).map_err(|error| malformed(status, format!("jwk set: {error}")))
-}
-
 /// Where a [`Discovery`] flow is.
 #[derive(Debug)]
 enum State {
@@ -893,6 +669,28 @@ impl DiscoveredProvider {
     /// The metadata, the JWK set and the time of the fetch.
     pub fn into_parts(self) -> (ProviderMetadata, Option<JwkSet>, UnixTime) {
         (self.metadata, self.jwks, self.fetched_at)
+    }
+}
+
+impl Client {
+    /// A client of a discovered provider: its issuer, endpoints, signing keys,
+    /// ID token algorithms and whether it sends RFC 9207 `iss` all come from
+    /// the metadata.
+    pub fn from_provider(
+        provider: &DiscoveredProvider,
+        client_id: ClientId,
+        auth: ClientAuth,
+    ) -> Self {
+        let metadata = provider.metadata();
+        Client::new(client_id, auth)
+            .with_endpoints(metadata.endpoints())
+            .with_issuer(metadata.issuer.clone())
+            .with_required_callback_iss(metadata.authorization_response_iss_parameter_supported)
+            .with_signing_algorithms(
+                metadata.id_token_signing_algorithms(),
+                metadata.userinfo_signing_algorithms(),
+            )
+            .with_key_source(metadata.jwks_uri.clone(), provider.jwks().cloned())
     }
 }
 

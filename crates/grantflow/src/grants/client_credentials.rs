@@ -39,10 +39,27 @@
 use crate::client::Client;
 use crate::error::Error;
 use crate::flow::{Flow, Step};
-use crate::http::HttpResponse;
+use crate::message::HttpResponse;
 use crate::time::UnixTime;
 use crate::token::{TokenSet, parse_token_response};
 use crate::types::{Scope, join_scopes};
+
+impl Client {
+    /// Starts the client credentials grant (RFC 6749 §4.4).
+    ///
+    /// Fails with [`Error::PublicClientNotAllowed`] for a public client — the
+    /// grant is for confidential clients only (RFC 6749 §4.4) — and with
+    /// [`Error::MissingEndpoint`] without a token endpoint.
+    pub fn client_credentials(&self) -> Result<ClientCredentials, Error> {
+        if self.is_public() {
+            return Err(Error::PublicClientNotAllowed {
+                grant: "client_credentials",
+            });
+        }
+        self.require_token_endpoint()?;
+        Ok(ClientCredentials::new(self.clone()))
+    }
+}
 
 const FLOW: &str = "client credentials";
 

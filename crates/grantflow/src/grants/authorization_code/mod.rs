@@ -37,10 +37,10 @@
 //! the requests with an adapter such as `grantflow-ureq`):
 //!
 //! ```
-//! # use grantflow::jws::JwkSet;
+//! # use grantflow::JwkSet;
 //! use grantflow::{Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Flow, Issuer, Scope, Step, UnixTime};
-//! use grantflow::id_token::IdTokenPolicy;
-//! use grantflow::authorization_code::PendingAuthorization;
+//! use grantflow::IdTokenPolicy;
+//! use grantflow::PendingAuthorization;
 //! # use base64::Engine as _;
 //! # fn b64(bytes: &[u8]) -> String { base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes) }
 //! # struct Counter(u8);
@@ -66,7 +66,7 @@
 //! .with_authorization_endpoint(EndpointUrl::parse("https://op.example.com/authorize")?)
 //! .with_token_endpoint(EndpointUrl::parse("https://op.example.com/token")?)
 //! .with_jwks(JwkSet::default())
-//! .with_id_token_policy(IdTokenPolicy::default().with_algorithms([grantflow::jws::Algorithm::Hs256]).with_hmac());
+//! .with_id_token_policy(IdTokenPolicy::default().with_algorithms([grantflow::Algorithm::Hs256]).with_hmac());
 //! # let mut rng = Counter(0);
 //! let now = UnixTime::from_secs(1_800_000_000);
 //!
@@ -130,82 +130,25 @@ use subtle::ConstantTimeEq as _;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::client::Client;
-use crate::discovery::parse_jwks_response;
-use crate::error::{Error, ErrorCode, ErrorResponse, clean_text};
+use crate::error::{CallbackError, Error, ErrorCode, ErrorResponse, IdTokenError, clean_text};
 use crate::flow::{Flow, Step};
-use crate::http::HttpResponse;
-use crate::id_token::{Expected, IdToken, IdTokenError, keys_may_be_stale};
+use crate::message::HttpResponse;
+use crate::oidc::{Expected, IdToken, keys_may_be_stale, parse_jwks_response};
 use crate::time::UnixTime;
 use crate::token::{TokenSet, parse_token_response};
 use crate::types::{Scope, join_scopes};
 
-/// The authorization response (the redirect back to the client) failed a
-/// check. Each check has its own variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CallbackError {
-    /// The redirect URL or query could not be parsed.
-    InvalidUrl,
-    /// A parameter appears more than once (RFC 6749 §3.1).
-    DuplicateParameter {
-        /// The parameter.
-        name: String,
-    },
-    /// The response has no `state` (RFC 6749 §4.1.2).
-    MissingState,
-    /// `state` is not the one sent: a forged or replayed response (RFC 6749 §10.12).
-    StateMismatch,
-    /// The response has no `iss`, and the authorization server's metadata
-    /// says it sends one (RFC 9207 §2.4).
-    MissingIssuer,
-    /// `iss` is not exactly the issuer the request was sent to: a mix-up
-    /// attack (RFC 9207 §2.4).
-    IssuerMismatch {
-        /// The issuer the request was sent to.
-        expected: String,
-        /// The `iss` received (cleaned and cut short).
-        found: String,
-    },
-    /// A success response without a `code`.
-    MissingCode,
-    /// An error response whose `error` has no printable character (RFC 6749
-    /// §4.1.2.1 allows only printable ASCII).
-    InvalidErrorCode,
-    /// The client passed to the callback is not the one the request was
-    /// begun with (another client id or issuer, RFC 9700 §4.4.2).
-    WrongClient,
-}
-
-impl fmt::Display for CallbackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallbackError::InvalidUrl => f.write_str("the redirect url cannot be parsed"),
-            CallbackError::DuplicateParameter { name } => {
-                write!(f, "parameter {name:?} appears more than once")
-            }
-            CallbackError::MissingState => f.write_str("state is missing"),
-            CallbackError::StateMismatch => {
-                f.write_str("state does not match the request's (forged or replayed response)")
-            }
-            CallbackError::MissingIssuer => {
-                f.write_str("iss is missing but the server's metadata says it is sent")
-            }
-            CallbackError::IssuerMismatch { expected, found } => write!(
-                f,
-                "iss {found:?} is not the issuer {expected:?} the request was sent to"
-            ),
-            CallbackError::MissingCode => f.write_str("code is missing"),
-            CallbackError::InvalidErrorCode => {
-                f.write_str("error is present but has no printable character")
-            }
-            CallbackError::WrongClient => {
-                f.write_str("the client is not the one the authorization request was begun with")
-            }
-        }
+impl Client {
+    /// Starts an authorization request (RFC 6749 §4.1.1) that sends the
+    /// user back to `redirect_uri`; see [`PendingAuthorization`].
+    ///
+    /// The redirect URI must be absolute, without a fragment, and not plain
+    /// `http` except to loopback ([`Error::InvalidRedirectUri`]). It is kept
+    /// byte for byte and repeated in the token request.
+    pub fn authorize(&self, redirect_uri: &str) -> Result<AuthorizationRequest, Error> {
+        AuthorizationRequest::new(self.clone(), redirect_uri)
     }
 }
-
-impl std::error::Error for CallbackError {}
 
 /// The longest server-supplied value quoted in an error.
 const MAX_QUOTE: usize = 256;
@@ -463,10 +406,7 @@ impl AuthorizationRequest {
         }
         let endpoint = self
             .client
-            .authorization_endpoint()
-            .ok_or(Error::MissingEndpoint {
-                endpoint: "authorization_endpoint",
-            })?;
+            .require_endpoint(|e| e.authorization.as_ref(), "authorization_endpoint")?;
         let state = random_token(rng);
         let verifier = PkceVerifier::generate(rng);
         let nonce = openid.then(|| random_token(rng));

@@ -29,7 +29,11 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
-use crate::http::{FORM_CONTENT_TYPE, HttpResponse, media_type};
+use crate::message::{FORM_CONTENT_TYPE, HttpResponse, media_type};
+
+mod json;
+
+pub(crate) use json::{JsonObjectError, json_object};
 
 /// The largest response body the core parses, in bytes (1 MiB). Adapters cap
 /// bodies when reading them; this holds for bodies handed in by hand too.
