@@ -210,12 +210,12 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Error::Callback(CallbackError::MissingState) => Outcome::MissingState,
                 Error::Callback(CallbackError::StateMismatch) => Outcome::StateMismatch,
-                Error::Callback(CallbackError::IssuerMismatch { expected, found }) => {
+                Error::Callback(CallbackError::IssMismatch { expected, found }) => {
                     assert_eq!(expected, ISSUER);
                     assert!(found.len() <= 256 && !found.chars().any(char::is_control));
                     Outcome::IssuerMismatch
                 }
-                Error::Callback(CallbackError::MissingIssuer) => Outcome::MissingIssuer,
+                Error::Callback(CallbackError::MissingIss) => Outcome::MissingIssuer,
                 Error::OAuth(response) => {
                     assert_eq!(response.status, 0, "a redirect has no http status");
                     let code = response.error.as_str();

@@ -339,7 +339,7 @@ fuzz_target!(|data: &[u8]| {
         (Err(error), want) => {
             check_printable(&error);
             match (&error, &want) {
-                (Error::IssuerMismatch { expected, found }, Want::IssuerMismatch) => {
+                (Error::MetadataIssuerMismatch { expected, found }, Want::IssuerMismatch) => {
                     assert_eq!(expected, issuer_str);
                     assert!(found.len() <= 256 && !found.chars().any(char::is_control));
                     assert_ne!(found, issuer_str);

@@ -119,7 +119,7 @@ fn wrong_secret_is_invalid_client() {
             .unwrap();
         let error = oauth_error(drive(&HttpClient::new(), flow));
         assert_eq!(error.error, ErrorCode::InvalidClient, "{}", test_client.id);
-        assert_eq!(error.status, 401);
+        assert_eq!(error.status, Some(401));
     }
 }
 
@@ -134,7 +134,7 @@ fn a_scope_the_client_may_not_have_is_invalid_scope() {
         .scope(Scope::new(UNGRANTED_SCOPE).unwrap());
     let error = oauth_error(drive(&HttpClient::new(), flow));
     assert_eq!(error.error, ErrorCode::InvalidScope);
-    assert_eq!(error.status, 400);
+    assert_eq!(error.status, Some(400));
 }
 
 #[test]
@@ -160,5 +160,5 @@ fn resource_indicators_reach_the_server() {
         .unwrap()
         .resource(url::Url::parse("https://elsewhere.example/").unwrap());
     let error = oauth_error(drive(&HttpClient::new(), flow));
-    assert_eq!(error.error, ErrorCode::Other("invalid_target".into()));
+    assert_eq!(error.error, ErrorCode::InvalidTarget);
 }

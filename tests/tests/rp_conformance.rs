@@ -984,7 +984,7 @@ fn rp_discovery_openid_configuration() {
         .callback(&client, &format!("?code={CODE}&state={}", login.state));
     assert!(matches!(
         result,
-        Err(Error::Callback(grantflow::CallbackError::MissingIssuer))
+        Err(Error::Callback(grantflow::CallbackError::MissingIss))
     ));
 }
 
@@ -1034,11 +1034,11 @@ fn rp_discovery_issuer_not_matching_config() {
         let mut discovery = Discovery::openid(Issuer::new(op.issuer.as_str()).unwrap());
         let result = drive(&mut discovery, &mut op, NOW);
         match result {
-            Err(Error::IssuerMismatch { expected, found }) => {
+            Err(Error::MetadataIssuerMismatch { expected, found }) => {
                 assert_eq!(expected, op.issuer);
                 assert_eq!(found, claimed);
             }
-            other => panic!("expected Error::IssuerMismatch, got {other:?}"),
+            other => panic!("expected Error::MetadataIssuerMismatch, got {other:?}"),
         }
         let uris: Vec<&str> = op.log.iter().map(|seen| seen.uri.as_str()).collect();
         assert_eq!(uris, [op.well_known().as_str()], "no JWKS request");

@@ -1,18 +1,15 @@
-//! The one error type of the core.
+//! The one error type of the core, and the check enums it carries.
 //!
-//! [`Error`] keeps four families apart, because a caller reacts to each
-//! differently:
+//! [`Error`] keeps five families apart, because a caller reacts to each
+//! differently; [`Error::kind`] sorts every error into one of them:
 //!
-//! - **the server said no**: [`Error::OAuth`] carries the RFC 6749 §5.2 error
-//!   response (`invalid_client`, `invalid_scope`, …) as a typed
-//!   [`ErrorResponse`];
-//! - **the server answered nonsense**: [`Error::MalformedResponse`] carries the
-//!   HTTP status, what was wrong, and at most a short excerpt of the body —
-//!   never the whole body, never a secret;
-//! - **a check failed**: each check gets its own variant as flows that check
-//!   things arrive (state, issuer, signature, …);
-//! - **the caller misused the API**: a bad endpoint URL, a public client asking
-//!   for a grant it cannot use, a flow driven out of order.
+//! | [`ErrorKind`] | what happened | what a caller does |
+//! |---|---|---|
+//! | [`Refused`](ErrorKind::Refused) | the server said no: [`Error::OAuth`] with an RFC 6749 §5.2 [`ErrorResponse`] (`invalid_client`, `invalid_grant`, …) | show it, or act on [`ErrorResponse::error`] |
+//! | [`Malformed`](ErrorKind::Malformed) | the server answered nonsense: [`Error::MalformedResponse`] with the status, what was wrong and at most a short excerpt that cannot hold a secret | report it; retrying will not help |
+//! | [`CheckFailed`](ErrorKind::CheckFailed) | a security check failed: `state`, `iss`, a signature, an expired ID token… each its own variant | refuse the sign-in; never retry blindly |
+//! | [`Misuse`](ErrorKind::Misuse) | the caller misused the API: a bad URL, a missing endpoint, a public client asking for a confidential grant, a flow driven out of order | fix the code or the configuration |
+//! | [`Retryable`](ErrorKind::Retryable) | the server is in trouble: a 5xx, `temporarily_unavailable` or `server_error` | retry later (adapters add transport errors here) |
 //!
 //! Messages are lower-case without a trailing period, and never contain a
 //! secret. Adapters wrap this type and add their transport errors.
@@ -25,8 +22,9 @@ use crate::time::UnixTime;
 /// The longest compact JWS accepted, in bytes ([`CompactJws::MAX_LEN`](crate::CompactJws::MAX_LEN)).
 pub(crate) const MAX_JWS_LEN: usize = 64 * 1024;
 
-/// Everything that can go wrong in the core.
-#[derive(Debug)]
+/// Everything that can go wrong in the core. See the [module docs](self)
+/// and [`Error::kind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with an OAuth error response (RFC 6749 §5.2).
@@ -77,7 +75,7 @@ pub enum Error {
     },
     /// A discovery document names an issuer other than the one configured
     /// (RFC 8414 §3.3, OIDC Discovery §4.3); nothing in it was used.
-    IssuerMismatch {
+    MetadataIssuerMismatch {
         /// The issuer configured.
         expected: String,
         /// The issuer the document names (cleaned and cut short).
@@ -89,6 +87,9 @@ pub enum Error {
     IdToken(IdTokenError),
     /// The authorization response failed a check (RFC 6749 §4.1.2, RFC 9207).
     Callback(CallbackError),
+    /// A signed UserInfo response failed a claim check (OIDC Core §5.3.2:
+    /// `iss`, `aud`, or a claim of the wrong type).
+    UserInfo(IdTokenError),
     /// The UserInfo `sub` differs from the ID token's (OIDC Core §5.3.2).
     UserInfoSubjectMismatch,
     /// A redirect URI cannot be used (RFC 6749 §3.1.2, RFC 9700 §2.1).
@@ -102,7 +103,7 @@ pub enum Error {
     /// An OpenID Connect request (scope `openid`) from a client that has no
     /// issuer configured, so no ID token could be validated. Use discovery or
     /// [`Client::with_issuer`](crate::Client::with_issuer).
-    MissingIssuer,
+    IssuerNotConfigured,
     /// A token of a type this flow cannot use (RFC 6749 §7.1): only `Bearer`
     /// tokens are sent to the UserInfo endpoint.
     UnsupportedTokenType {
@@ -135,13 +136,14 @@ impl fmt::Display for Error {
             }
             Error::UnexpectedCall { flow, call } => write!(f, "{flow}: unexpected {call}"),
             Error::InvalidIssuer { reason } => write!(f, "invalid issuer identifier: {reason}"),
-            Error::IssuerMismatch { expected, found } => write!(
+            Error::MetadataIssuerMismatch { expected, found } => write!(
                 f,
                 "discovery document is for issuer {found:?}, not the configured {expected:?}"
             ),
             Error::Jws(error) => write!(f, "jws: {error}"),
             Error::IdToken(error) => write!(f, "id token rejected: {error}"),
             Error::Callback(error) => write!(f, "authorization response rejected: {error}"),
+            Error::UserInfo(error) => write!(f, "signed userinfo rejected: {error}"),
             Error::UserInfoSubjectMismatch => {
                 f.write_str("userinfo sub differs from the id token's sub")
             }
@@ -149,7 +151,7 @@ impl fmt::Display for Error {
             Error::InvalidPkceVerifier => {
                 f.write_str("a pkce verifier needs 32 to 96 random octets (43 to 128 characters)")
             }
-            Error::MissingIssuer => f.write_str(
+            Error::IssuerNotConfigured => f.write_str(
                 "scope openid needs a client with an issuer (use discovery or with_issuer)",
             ),
             Error::UnsupportedTokenType { token_type } => {
@@ -159,7 +161,105 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::OAuth(response) => Some(response),
+            Error::MalformedResponse(malformed) => Some(malformed),
+            Error::Jws(error) => Some(error),
+            Error::IdToken(error) | Error::UserInfo(error) => Some(error),
+            Error::Callback(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The family of an [`Error`]: what the caller can do about it. See the
+/// [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The server said no (an OAuth error response).
+    Refused,
+    /// The server answered nonsense.
+    Malformed,
+    /// A security check failed.
+    CheckFailed,
+    /// The caller misused the API or the client is misconfigured.
+    Misuse,
+    /// The server is in trouble or the network failed: trying again later
+    /// may succeed.
+    Retryable,
+}
+
+impl Error {
+    /// Sorts this error into the family a caller acts on.
+    ///
+    /// An OAuth error is [`ErrorKind::Retryable`] when its code is
+    /// `temporarily_unavailable` or `server_error`, or it came with a 5xx;
+    /// a malformed response is retryable when its status is 5xx (a proxy's
+    /// HTML error page, an overloaded server).
+    ///
+    /// ```
+    /// use grantflow::{Error, ErrorCode, ErrorKind, ErrorResponse};
+    ///
+    /// let refused = Error::OAuth(ErrorResponse::new(ErrorCode::InvalidGrant, None, None, Some(400)));
+    /// assert_eq!(refused.kind(), ErrorKind::Refused);
+    /// assert_eq!(refused.oauth_code(), Some(&ErrorCode::InvalidGrant));
+    /// let busy = Error::OAuth(ErrorResponse::new(ErrorCode::TemporarilyUnavailable, None, None, Some(503)));
+    /// assert_eq!(busy.kind(), ErrorKind::Retryable);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::OAuth(response) => {
+                let server_trouble = matches!(
+                    response.error,
+                    ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError
+                ) || response.status.is_some_and(|status| status >= 500);
+                if server_trouble {
+                    ErrorKind::Retryable
+                } else {
+                    ErrorKind::Refused
+                }
+            }
+            Error::MalformedResponse(malformed) if malformed.status >= 500 => ErrorKind::Retryable,
+            Error::MalformedResponse(_) => ErrorKind::Malformed,
+            Error::MetadataIssuerMismatch { .. }
+            | Error::Jws(_)
+            | Error::IdToken(_)
+            | Error::Callback(_)
+            | Error::UserInfo(_)
+            | Error::UserInfoSubjectMismatch
+            | Error::UnsupportedTokenType { .. } => ErrorKind::CheckFailed,
+            Error::InsecureUrl { .. }
+            | Error::InvalidUrl { .. }
+            | Error::InvalidScopeToken
+            | Error::ReservedParameter { .. }
+            | Error::PublicClientNotAllowed { .. }
+            | Error::MissingEndpoint { .. }
+            | Error::UnexpectedCall { .. }
+            | Error::InvalidIssuer { .. }
+            | Error::InvalidRedirectUri { .. }
+            | Error::InvalidPkceVerifier
+            | Error::IssuerNotConfigured => ErrorKind::Misuse,
+        }
+    }
+
+    /// The OAuth error response, when the server said no.
+    pub fn oauth_error(&self) -> Option<&ErrorResponse> {
+        match self {
+            Error::OAuth(response) => Some(response),
+            _ => None,
+        }
+    }
+
+    /// The OAuth error code, when the server said no: the one value most
+    /// callers branch on (`invalid_grant` ends a session, `slow_down` slows
+    /// polling, …).
+    pub fn oauth_code(&self) -> Option<&ErrorCode> {
+        self.oauth_error().map(|response| &response.error)
+    }
+}
 
 impl From<ErrorResponse> for Error {
     fn from(response: ErrorResponse) -> Self {
@@ -191,8 +291,9 @@ impl From<MalformedResponse> for Error {
     }
 }
 
-/// An OAuth error code: RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1 and
-/// RFC 8628 §3.5, with [`ErrorCode::Other`] for everything else.
+/// An OAuth error code: RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009
+/// §2.2.1, RFC 8628 §3.5, RFC 8707, RFC 9449 and OIDC Core §3.1.2.6, with
+/// [`ErrorCode::Other`] for everything else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -224,6 +325,24 @@ pub enum ErrorCode {
     SlowDown,
     /// `expired_token` (RFC 8628 §3.5)
     ExpiredToken,
+    /// `invalid_target` (RFC 8707 §2)
+    InvalidTarget,
+    /// `invalid_token` (RFC 6750 §3.1)
+    InvalidToken,
+    /// `insufficient_scope` (RFC 6750 §3.1)
+    InsufficientScope,
+    /// `login_required` (OIDC Core §3.1.2.6)
+    LoginRequired,
+    /// `consent_required` (OIDC Core §3.1.2.6)
+    ConsentRequired,
+    /// `interaction_required` (OIDC Core §3.1.2.6)
+    InteractionRequired,
+    /// `account_selection_required` (OIDC Core §3.1.2.6)
+    AccountSelectionRequired,
+    /// `use_dpop_nonce` (RFC 9449 §8)
+    UseDpopNonce,
+    /// `invalid_dpop_proof` (RFC 9449 §5)
+    InvalidDpopProof,
     /// Any other code, as the server sent it.
     Other(String),
 }
@@ -246,6 +365,15 @@ impl ErrorCode {
             "authorization_pending" => ErrorCode::AuthorizationPending,
             "slow_down" => ErrorCode::SlowDown,
             "expired_token" => ErrorCode::ExpiredToken,
+            "invalid_target" => ErrorCode::InvalidTarget,
+            "invalid_token" => ErrorCode::InvalidToken,
+            "insufficient_scope" => ErrorCode::InsufficientScope,
+            "login_required" => ErrorCode::LoginRequired,
+            "consent_required" => ErrorCode::ConsentRequired,
+            "interaction_required" => ErrorCode::InteractionRequired,
+            "account_selection_required" => ErrorCode::AccountSelectionRequired,
+            "use_dpop_nonce" => ErrorCode::UseDpopNonce,
+            "invalid_dpop_proof" => ErrorCode::InvalidDpopProof,
             other => ErrorCode::Other(other.to_owned()),
         }
     }
@@ -267,6 +395,15 @@ impl ErrorCode {
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::AccountSelectionRequired => "account_selection_required",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::Other(other) => other,
         }
     }
@@ -292,8 +429,10 @@ pub struct ErrorResponse {
     pub description: Option<String>,
     /// `error_uri`, if the server sent one.
     pub uri: Option<String>,
-    /// The HTTP status the error came with (GitHub sends errors with 200).
-    pub status: u16,
+    /// The HTTP status the error came with (GitHub sends errors with 200);
+    /// `None` for an error returned in the authorization redirect, which
+    /// has no status of its own.
+    pub status: Option<u16>,
 }
 
 impl ErrorResponse {
@@ -305,7 +444,7 @@ impl ErrorResponse {
         error: ErrorCode,
         description: Option<&str>,
         uri: Option<&str>,
-        status: u16,
+        status: Option<u16>,
     ) -> Self {
         let error = match error {
             ErrorCode::Other(code) => ErrorCode::Other(clean_text(&code, Self::MAX_TEXT)),
@@ -707,10 +846,10 @@ pub enum CallbackError {
     StateMismatch,
     /// The response has no `iss`, and the authorization server's metadata
     /// says it sends one (RFC 9207 §2.4).
-    MissingIssuer,
+    MissingIss,
     /// `iss` is not exactly the issuer the request was sent to: a mix-up
     /// attack (RFC 9207 §2.4).
-    IssuerMismatch {
+    IssMismatch {
         /// The issuer the request was sent to.
         expected: String,
         /// The `iss` received (cleaned and cut short).
@@ -737,10 +876,10 @@ impl fmt::Display for CallbackError {
             CallbackError::StateMismatch => {
                 f.write_str("state does not match the request's (forged or replayed response)")
             }
-            CallbackError::MissingIssuer => {
+            CallbackError::MissingIss => {
                 f.write_str("iss is missing but the server's metadata says it is sent")
             }
-            CallbackError::IssuerMismatch { expected, found } => write!(
+            CallbackError::IssMismatch { expected, found } => write!(
                 f,
                 "iss {found:?} is not the issuer {expected:?} the request was sent to"
             ),
@@ -778,13 +917,23 @@ mod tests {
             "authorization_pending",
             "slow_down",
             "expired_token",
+            "invalid_target",
+            "invalid_token",
+            "insufficient_scope",
+            "login_required",
+            "consent_required",
+            "interaction_required",
+            "account_selection_required",
             "use_dpop_nonce",
+            "invalid_dpop_proof",
         ] {
-            assert_eq!(ErrorCode::from_wire(code).as_str(), code);
+            let parsed = ErrorCode::from_wire(code);
+            assert!(!matches!(parsed, ErrorCode::Other(_)), "{code}");
+            assert_eq!(parsed.as_str(), code);
         }
         assert_eq!(
-            ErrorCode::from_wire("use_dpop_nonce"),
-            ErrorCode::Other("use_dpop_nonce".into())
+            ErrorCode::from_wire("invalid_DPoP_proof"),
+            ErrorCode::Other("invalid_DPoP_proof".into())
         );
     }
 
@@ -795,7 +944,7 @@ mod tests {
             ErrorCode::from_wire("weird\u{1b}[31m"),
             Some(&format!("bad\u{1b}[2J\r\n{long}")),
             Some("https://example.com/\u{7}err"),
-            400,
+            Some(400),
         );
         assert_eq!(response.error.as_str(), "weird[31m");
         let description = response.description.unwrap();
@@ -866,7 +1015,7 @@ mod tests {
                 ErrorCode::InvalidClient,
                 None,
                 None,
-                401,
+                Some(401),
             )),
             Error::MalformedResponse(MalformedResponse::without_excerpt(500, "empty body")),
             Error::InsecureUrl {

@@ -84,7 +84,8 @@ pub use crate::alg::{Algorithm, KeyType};
 pub use crate::client::{Client, ClientAuth, Endpoints, IdTokenPolicy};
 pub use crate::endpoint::{EndpointUrl, Issuer};
 pub use crate::error::{
-    CallbackError, Error, ErrorCode, ErrorResponse, IdTokenError, JwsError, MalformedResponse,
+    CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,
+    MalformedResponse,
 };
 pub use crate::flow::{Flow, Step};
 pub use crate::grants::{

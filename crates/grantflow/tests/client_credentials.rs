@@ -223,7 +223,7 @@ fn error_responses_become_typed_errors() {
         match flow.handle_response(json_response(status, body), NOW) {
             Err(Error::OAuth(e)) => {
                 assert_eq!(e.error, code);
-                assert_eq!(e.status, status);
+                assert_eq!(e.status, Some(status));
             }
             other => panic!("{body}: {other:?}"),
         }

@@ -412,7 +412,7 @@ fn rp_discovery_issuer_not_matching_config() {
     );
     // `openid_error` also checks that no JWKS request follows.
     match openid_error(&document) {
-        Error::IssuerMismatch { expected, found } => {
+        Error::MetadataIssuerMismatch { expected, found } => {
             assert_eq!(expected, ISSUER);
             assert_eq!(found, "https://example.com/not-the-issuer");
         }
@@ -432,7 +432,10 @@ fn issuers_differing_only_by_a_trailing_slash_or_case_mismatch() {
     ] {
         let document = with(openid_configuration(), "issuer", json!(found));
         assert!(
-            matches!(openid_error(&document), Error::IssuerMismatch { .. }),
+            matches!(
+                openid_error(&document),
+                Error::MetadataIssuerMismatch { .. }
+            ),
             "{found:?}"
         );
     }
@@ -443,7 +446,7 @@ fn issuers_differing_only_by_a_trailing_slash_or_case_mismatch() {
             json!({"issuer": ISSUER}).to_string().as_bytes(),
             &configured
         ),
-        Err(Error::IssuerMismatch { .. })
+        Err(Error::MetadataIssuerMismatch { .. })
     ));
 }
 
@@ -769,7 +772,7 @@ fn an_oauth_error_body_is_an_oauth_error() {
         .unwrap_err();
     assert!(matches!(
         error,
-        Error::OAuth(e) if e.error == ErrorCode::TemporarilyUnavailable && e.status == 503
+        Error::OAuth(e) if e.error == ErrorCode::TemporarilyUnavailable && e.status == Some(503)
     ));
 }
 

@@ -102,7 +102,7 @@ fn rfc6749_section_4_4_3_client_credentials_example() {
 fn rfc6749_section_5_2_error_example() {
     let error = oauth_error(json(400, r#"{"error":"invalid_request"}"#));
     assert_eq!(error.error, ErrorCode::InvalidRequest);
-    assert_eq!(error.status, 400);
+    assert_eq!(error.status, Some(400));
     assert_eq!(error.description, None);
     assert_eq!(error.uri, None);
 }
@@ -145,7 +145,11 @@ fn every_rfc6749_token_error_code_is_typed() {
     }
     assert_eq!(
         oauth_error(json(400, r#"{"error":"invalid_dpop_proof"}"#)).error,
-        ErrorCode::Other("invalid_dpop_proof".into())
+        ErrorCode::InvalidDpopProof
+    );
+    assert_eq!(
+        oauth_error(json(400, r#"{"error":"vendor_specific"}"#)).error,
+        ErrorCode::Other("vendor_specific".into())
     );
 }
 
@@ -221,7 +225,7 @@ fn github_error_with_status_200() {
         error.error,
         ErrorCode::Other("bad_verification_code".into())
     );
-    assert_eq!(error.status, 200);
+    assert_eq!(error.status, Some(200));
     // And GitHub's form-encoded flavour of the same.
     let error = oauth_error(response(
         200,

@@ -184,17 +184,54 @@ fn an_invalid_token_challenge_is_the_servers_error() {
         .unwrap();
     match run(&client(), answer) {
         Err(Error::OAuth(response)) => {
-            assert_eq!(response.error, ErrorCode::Other("invalid_token".to_owned()));
+            assert_eq!(response.error, ErrorCode::InvalidToken);
             assert_eq!(
                 response.description.as_deref(),
                 Some("The access token expired")
             );
-            assert_eq!(response.status, 401);
+            assert_eq!(response.status, Some(401));
         }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
         run(&client(), response(500, "text/html", "<html>oops</html>")),
+        Err(Error::MalformedResponse(_))
+    ));
+}
+
+#[test]
+fn a_challenge_description_keeps_its_commas_and_any_scheme_order() {
+    // oauthlib's description has commas; a DPoP challenge comes first, on
+    // its own header, and the Bearer scheme is written in lower case.
+    let answer = http::Response::builder()
+        .status(401)
+        .header("www-authenticate", r#"DPoP algs="ES256 PS256""#)
+        .header(
+            "www-authenticate",
+            r#"bearer error="invalid_token", error_description="The access token provided is expired, revoked, malformed, or invalid for other reasons.""#,
+        )
+        .body(Vec::new())
+        .unwrap();
+    match run(&client(), answer) {
+        Err(Error::OAuth(response)) => {
+            assert_eq!(response.error, ErrorCode::InvalidToken);
+            assert_eq!(
+                response.description.as_deref(),
+                Some(
+                    "The access token provided is expired, revoked, malformed, or invalid for other reasons."
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // `Bearerxyz` is another scheme, so its `error` is not the server's answer.
+    let answer = http::Response::builder()
+        .status(401)
+        .header("www-authenticate", r#"Bearerxyz error="invalid_token""#)
+        .body(Vec::new())
+        .unwrap();
+    assert!(matches!(
+        run(&client(), answer),
         Err(Error::MalformedResponse(_))
     ));
 }
@@ -217,7 +254,7 @@ fn a_signed_response_is_verified_and_must_name_issuer_and_audience() {
             &client(),
             response(200, "application/jwt", sign("k1", &wrong_iss))
         ),
-        Err(Error::IdToken(IdTokenError::IssuerMismatch { .. }))
+        Err(Error::UserInfo(IdTokenError::IssuerMismatch { .. }))
     ));
     let mut wrong_aud = claims.clone();
     wrong_aud["aud"] = json!(["other-app"]);
@@ -226,7 +263,7 @@ fn a_signed_response_is_verified_and_must_name_issuer_and_audience() {
             &client(),
             response(200, "application/jwt", sign("k1", &wrong_aud))
         ),
-        Err(Error::IdToken(IdTokenError::AudienceMismatch))
+        Err(Error::UserInfo(IdTokenError::AudienceMismatch))
     ));
     let mut no_aud = claims.clone();
     no_aud.as_object_mut().unwrap().remove("aud");
@@ -235,7 +272,7 @@ fn a_signed_response_is_verified_and_must_name_issuer_and_audience() {
             &client(),
             response(200, "application/jwt", sign("k1", &no_aud))
         ),
-        Err(Error::IdToken(IdTokenError::MissingClaim { claim: "aud" }))
+        Err(Error::UserInfo(IdTokenError::MissingClaim { claim: "aud" }))
     ));
     let mut other_sub = claims.clone();
     other_sub["sub"] = json!("mallory");

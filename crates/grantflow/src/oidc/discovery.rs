@@ -27,7 +27,7 @@
 //! configured [`Issuer`] — no normalisation, so a trailing slash or a change
 //! of letter case is a mismatch — before anything else in it is looked at
 //! (RFC 8414 §3.3, OIDC Discovery §4.3); otherwise the flow ends with
-//! [`Error::IssuerMismatch`] and nothing in the document is used. Every
+//! [`Error::MetadataIssuerMismatch`] and nothing in the document is used. Every
 //! endpoint in the document must be `https` (`http` to a loopback host
 //! excepted), or the whole document is refused with [`Error::InsecureUrl`].
 //! The `jwks_uri` is used exactly as published: it may be on another host and
@@ -103,7 +103,7 @@ use crate::wire::{Decoded, MAX_BODY, decode, string_field};
 
 const FLOW: &str = "discovery";
 
-/// The longest issuer quoted from a document in [`Error::IssuerMismatch`].
+/// The longest issuer quoted from a document in [`Error::MetadataIssuerMismatch`].
 const MAX_FOUND_ISSUER: usize = 256;
 
 /// Which specification a metadata document is read under.
@@ -221,7 +221,7 @@ impl ProviderMetadata {
     /// [`MAX_BODY`] bytes with no duplicate
     /// top-level names. `issuer` is checked first: missing or not a string
     /// is [`Error::MalformedResponse`]; a string that is not identical to
-    /// `expected` is [`Error::IssuerMismatch`], and nothing else in the
+    /// `expected` is [`Error::MetadataIssuerMismatch`], and nothing else in the
     /// document is looked at. Then every field this type knows is read as
     /// described on [`ProviderMetadata`]. RFC 8414 §2 requires only `issuer`
     /// outright (the endpoints it needs depend on the grants used), so only
@@ -311,7 +311,7 @@ impl ProviderMetadata {
         let issuer = match string_field(status, "issuer", fields.remove("issuer"))? {
             Some(found) if found == expected.as_str() => expected.clone(),
             Some(found) => {
-                return Err(Error::IssuerMismatch {
+                return Err(Error::MetadataIssuerMismatch {
                     expected: expected.as_str().to_owned(),
                     found: clean_text(&found, MAX_FOUND_ISSUER),
                 });
@@ -934,7 +934,7 @@ mod tests {
         let body =
             br#"{"token_endpoint":"http://evil.example/token","issuer":"https://evil.example"}"#;
         match ProviderMetadata::from_json(body, &issuer("https://as.example.com")) {
-            Err(Error::IssuerMismatch { expected, found }) => {
+            Err(Error::MetadataIssuerMismatch { expected, found }) => {
                 assert_eq!(expected, "https://as.example.com");
                 assert_eq!(found, "https://evil.example");
             }
@@ -947,7 +947,7 @@ mod tests {
         let found = format!("https://evil.example/\u{1b}[2J{}", "a".repeat(1000));
         let body = serde_json::json!({ "issuer": found }).to_string();
         match ProviderMetadata::from_json(body.as_bytes(), &issuer("https://as.example.com")) {
-            Err(Error::IssuerMismatch { found, .. }) => {
+            Err(Error::MetadataIssuerMismatch { found, .. }) => {
                 assert!(found.starts_with("https://evil.example/[2Jaaa"));
                 assert_eq!(found.len(), MAX_FOUND_ISSUER);
             }

@@ -16,7 +16,7 @@
 
 use core::fmt;
 
-use http::header::{ACCEPT, AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use http::{Method, Request};
 use serde_json::{Map, Value};
 
@@ -32,6 +32,7 @@ use crate::oidc::jwks::parse_jwks_response;
 use crate::time::UnixTime;
 use crate::token::{TokenSet, TokenType};
 use crate::types::AccessToken;
+use crate::wire::challenge::{oauth_challenge, parse_challenges};
 use crate::wire::{MAX_BODY, decode};
 
 const FLOW: &str = "userinfo";
@@ -152,7 +153,7 @@ impl UserInfoRequest {
         let validator = self
             .client
             .userinfo_validator()
-            .ok_or(Error::MissingIssuer)?;
+            .ok_or(Error::IssuerNotConfigured)?;
         let token = core::str::from_utf8(&body).map_err(|_| {
             Error::Jws(JwsError::Malformed {
                 reason: "the signed userinfo response is not utf-8",
@@ -175,35 +176,47 @@ impl UserInfoRequest {
             }
             Err(error) => return Err(error.into()),
         }
-        let mut claims = claims_object(jws.payload())?;
-        let iss = take_string(&mut claims, "iss")?;
-        let issuer = self.client.issuer().ok_or(Error::MissingIssuer)?;
-        if iss != issuer.as_str() {
-            return Err(IdTokenError::IssuerMismatch {
-                expected: issuer.as_str().to_owned(),
-                found: clean_text(&iss, 128),
-            }
-            .into());
-        }
-        let client_id = self.client.client_id().as_str();
-        let audience_ok = match claims.remove("aud") {
-            Some(Value::String(aud)) => aud == client_id,
-            Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(client_id)),
-            None | Some(Value::Null) => {
-                return Err(IdTokenError::MissingClaim { claim: "aud" }.into());
-            }
-            Some(_) => return Err(IdTokenError::WrongClaimType { claim: "aud" }.into()),
-        };
-        if !audience_ok {
-            return Err(IdTokenError::AudienceMismatch.into());
-        }
-        let sub = take_string(&mut claims, "sub")?;
+        let issuer = self.client.issuer().ok_or(Error::IssuerNotConfigured)?;
+        let (sub, claims) = signed_claims(
+            jws.payload(),
+            issuer.as_str(),
+            self.client.client_id().as_str(),
+        )
+        .map_err(Error::UserInfo)?;
         self.finish(UserInfo {
             sub,
             signed: true,
             claims,
         })
     }
+}
+
+/// The claims of a verified UserInfo JWT: `iss` exactly the issuer, `aud`
+/// naming the client (OIDC Core §5.3.2), and a `sub`.
+fn signed_claims(
+    payload: &[u8],
+    issuer: &str,
+    client_id: &str,
+) -> Result<(String, Map<String, Value>), IdTokenError> {
+    let mut claims = claims_object(payload)?;
+    let iss = take_string(&mut claims, "iss")?;
+    if iss != issuer {
+        return Err(IdTokenError::IssuerMismatch {
+            expected: issuer.to_owned(),
+            found: clean_text(&iss, 128),
+        });
+    }
+    let audience_ok = match claims.remove("aud") {
+        Some(Value::String(aud)) => aud == client_id,
+        Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(client_id)),
+        None | Some(Value::Null) => return Err(IdTokenError::MissingClaim { claim: "aud" }),
+        Some(_) => return Err(IdTokenError::WrongClaimType { claim: "aud" }),
+    };
+    if !audience_ok {
+        return Err(IdTokenError::AudienceMismatch);
+    }
+    let sub = take_string(&mut claims, "sub")?;
+    Ok((sub, claims))
 }
 
 fn take_string(
@@ -218,30 +231,16 @@ fn take_string(
     }
 }
 
-/// An RFC 6750 §3 `WWW-Authenticate: Bearer error="..."` challenge, if the
-/// response has one with an `error`.
+/// The error of the first RFC 6750 §3 `Bearer` (or RFC 9449 §7.1 `DPoP`)
+/// challenge in the response's `WWW-Authenticate` headers that has one.
 fn bearer_challenge(response: &HttpResponse) -> Option<ErrorResponse> {
-    let header = response.headers().get(WWW_AUTHENTICATE)?.to_str().ok()?;
-    let params = header.trim().strip_prefix("Bearer")?.trim();
-    let mut error = None;
-    let mut description = None;
-    for part in params.split(',') {
-        let Some((name, value)) = part.split_once('=') else {
-            continue;
-        };
-        let value = value.trim().trim_matches('"');
-        match name.trim() {
-            "error" => error = Some(value.to_owned()),
-            "error_description" => description = Some(value.to_owned()),
-            _ => {}
-        }
-    }
-    let status = response.status().as_u16();
+    let challenges = parse_challenges(response.headers());
+    let challenge = oauth_challenge(&challenges, &["Bearer", "DPoP"])?;
     Some(ErrorResponse::new(
-        ErrorCode::from_wire(&error?),
-        description.as_deref(),
-        None,
-        status,
+        ErrorCode::from_wire(challenge.param("error")?),
+        challenge.param("error_description"),
+        challenge.param("error_uri"),
+        Some(response.status().as_u16()),
     ))
 }
 

@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
 use crate::message::{FORM_CONTENT_TYPE, HttpResponse, media_type};
 
+pub(crate) mod challenge;
 mod json;
 
 pub(crate) use json::{JsonObjectError, json_object};
@@ -196,7 +197,7 @@ fn error_response(
         ErrorCode::from_wire(&code),
         description.as_deref(),
         uri.as_deref(),
-        status,
+        Some(status),
     ))
 }
 
@@ -430,7 +431,7 @@ mod tests {
                 Err(Error::OAuth(e)) => {
                     assert_eq!(e.error, ErrorCode::InvalidGrant);
                     assert_eq!(e.description.as_deref(), Some("bad code"));
-                    assert_eq!(e.status, status);
+                    assert_eq!(e.status, Some(status));
                 }
                 _ => panic!("status {status}"),
             }

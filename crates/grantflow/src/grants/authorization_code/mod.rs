@@ -402,7 +402,7 @@ impl AuthorizationRequest {
             .issuer()
             .map(|issuer| issuer.as_str().to_owned());
         if openid && issuer.is_none() {
-            return Err(Error::MissingIssuer);
+            return Err(Error::IssuerNotConfigured);
         }
         let endpoint = self
             .client
@@ -598,13 +598,13 @@ impl PendingAuthorization {
         }
         match (&self.issuer, iss) {
             (Some(expected), Some(found)) if *expected != found => {
-                return Err(CallbackError::IssuerMismatch {
+                return Err(CallbackError::IssMismatch {
                     expected: expected.clone(),
                     found: clean_text(&found, MAX_QUOTE),
                 }
                 .into());
             }
-            (_, None) if self.iss_required => return Err(CallbackError::MissingIssuer.into()),
+            (_, None) if self.iss_required => return Err(CallbackError::MissingIss.into()),
             _ => {}
         }
         if let Some(error) = error {
@@ -615,7 +615,7 @@ impl PendingAuthorization {
                 ErrorCode::from_wire(&error),
                 description.as_deref(),
                 uri.as_deref(),
-                0,
+                None,
             )));
         }
         let code = code.ok_or(CallbackError::MissingCode)?;
