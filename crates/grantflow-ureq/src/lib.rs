@@ -27,7 +27,19 @@
 //!   Following them would replay credentials to wherever the `Location` points;
 //! - connect and overall timeouts are set;
 //! - response bodies are capped (1 MiB by default): a larger body is an
-//!   [`Error::BodyTooLarge`], not an allocation the server chooses.
+//!   [`Error::BodyTooLarge`], not an allocation the server chooses;
+//! - proxies only when the caller asks: the `HTTP_PROXY`, `HTTPS_PROXY` and
+//!   `ALL_PROXY` environment variables (which ureq's default configuration
+//!   reads) are ignored, and a proxy is used only when one is given to
+//!   [`HttpClientBuilder::proxy`]. The environment is not a trusted channel
+//!   everywhere: under CGI-style hosting a request header `Proxy: …` becomes the
+//!   variable `HTTP_PROXY` ("httpoxy"), which would let any visitor route the
+//!   client's token requests, client secret included, through a machine of
+//!   their choosing. To honour the environment on purpose, pass
+//!   [`ureq::Proxy::try_from_env`]'s result to the builder.
+//!
+//! [`Event`]'s `Debug` output is safe to log: credential headers are redacted
+//! and bodies (secrets, codes, tokens) are shown only by their length.
 
 use core::fmt;
 use std::time::{Duration, SystemTime};
@@ -88,6 +100,39 @@ impl std::error::Error for Error {
     }
 }
 
+impl Error {
+    /// The OAuth error response (RFC 6749 §5.2) the server answered with, if
+    /// that is what this error is.
+    ///
+    /// ```
+    /// # fn check(error: &grantflow_ureq::Error) {
+    /// if let Some(response) = error.oauth_error() {
+    ///     eprintln!("the server said {}: {:?}", response.error, response.description);
+    /// }
+    /// # }
+    /// ```
+    pub fn oauth_error(&self) -> Option<&grantflow::ErrorResponse> {
+        match self {
+            Error::Flow(grantflow::Error::OAuth(response)) => Some(response),
+            _ => None,
+        }
+    }
+
+    /// The OAuth error code (`invalid_grant`, `invalid_client`, …) the server
+    /// answered with, if this error is an OAuth error response.
+    ///
+    /// ```
+    /// # fn check(error: &grantflow_ureq::Error) {
+    /// if error.oauth_code() == Some(&grantflow::ErrorCode::InvalidGrant) {
+    ///     // the refresh token is dead: clear the stored session
+    /// }
+    /// # }
+    /// ```
+    pub fn oauth_code(&self) -> Option<&grantflow::ErrorCode> {
+        self.oauth_error().map(|response| &response.error)
+    }
+}
+
 impl From<grantflow::Error> for Error {
     fn from(e: grantflow::Error) -> Self {
         Error::Flow(e)
@@ -127,6 +172,7 @@ impl HttpClient {
             max_body: Self::DEFAULT_MAX_BODY,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             timeout: Self::DEFAULT_TIMEOUT,
+            proxy: None,
         }
     }
 
@@ -165,6 +211,7 @@ pub struct HttpClientBuilder {
     max_body: u64,
     connect_timeout: Duration,
     timeout: Duration,
+    proxy: Option<ureq::Proxy>,
 }
 
 impl HttpClientBuilder {
@@ -187,9 +234,36 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Sends every request through `proxy`. Without this call no proxy is
+    /// used, whatever the environment says (see the [crate docs](crate) for
+    /// why).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ureq::Error> {
+    /// let http = grantflow_ureq::HttpClient::builder()
+    ///     .proxy(ureq::Proxy::new("http://proxy.internal:3128")?)
+    ///     .build();
+    ///
+    /// // Or, deliberately, whatever HTTP_PROXY / HTTPS_PROXY / ALL_PROXY say:
+    /// let mut builder = grantflow_ureq::HttpClient::builder();
+    /// if let Some(proxy) = ureq::Proxy::try_from_env() {
+    ///     builder = builder.proxy(proxy);
+    /// }
+    /// let http = builder.build();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy(mut self, proxy: ureq::Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> HttpClient {
         let agent = ureq::Agent::config_builder()
+            // ureq's default reads the proxy from the environment; here only
+            // the caller chooses one.
+            .proxy(self.proxy)
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
@@ -214,17 +288,134 @@ pub fn drive<F: Flow>(client: &HttpClient, flow: F) -> Result<F::Output, Error> 
 }
 
 /// What [`drive_observed`] reports as a flow runs.
-#[derive(Debug)]
+///
+/// Its `Debug` output is safe to log: it shows the method, URI, status and
+/// headers, but the values of credential headers (`Authorization`,
+/// `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `DPoP` and any value marked
+/// [sensitive](http::HeaderValue::set_sensitive)) are `<redacted>`, userinfo
+/// in a URI is `<redacted>`, and a body is shown only as its length. The
+/// request and response themselves carry everything: client secrets, codes,
+/// PKCE verifiers and tokens.
 #[non_exhaustive]
 pub enum Event<'a> {
     /// This request is about to be sent. It carries credentials (the
-    /// `Authorization` header, secrets and codes in the body): redact before
-    /// logging it.
+    /// `Authorization` header, secrets and codes in the body): log it with
+    /// `{:?}` on the event, not by reading its parts.
     Sending(&'a HttpRequest),
     /// This response came back (its body may hold tokens).
     Received(&'a HttpResponse),
     /// The flow waits until this instant.
     Waiting(UnixTime),
+}
+
+impl fmt::Debug for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Sending(request) => f
+                .debug_tuple("Sending")
+                .field(&RedactedRequest(request))
+                .finish(),
+            Event::Received(response) => f
+                .debug_tuple("Received")
+                .field(&RedactedResponse(response))
+                .finish(),
+            Event::Waiting(until) => f.debug_tuple("Waiting").field(until).finish(),
+        }
+    }
+}
+
+/// Headers whose values are credentials, by their (lower-case) name.
+const SECRET_HEADERS: [http::HeaderName; 5] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::COOKIE,
+    http::header::SET_COOKIE,
+    http::HeaderName::from_static("dpop"),
+];
+
+/// Prints its text as is, without the quotes `str`'s `Debug` adds.
+struct Bare<'a>(&'a str);
+
+impl fmt::Debug for Bare<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A body, as its length.
+struct BodyLen(usize);
+
+impl fmt::Debug for BodyLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0)
+    }
+}
+
+/// A URI with any userinfo (`user:password@`) redacted.
+struct RedactedUri<'a>(&'a http::Uri);
+
+impl fmt::Debug for RedactedUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        match uri.authority().map(|a| a.as_str()) {
+            Some(authority) if authority.contains('@') => {
+                if let Some(scheme) = uri.scheme_str() {
+                    write!(f, "{scheme}://")?;
+                }
+                let host = authority.rsplit('@').next().unwrap_or_default();
+                write!(f, "<redacted>@{host}")?;
+                if let Some(path) = uri.path_and_query() {
+                    write!(f, "{path}")?;
+                }
+                Ok(())
+            }
+            _ => write!(f, "{uri}"),
+        }
+    }
+}
+
+/// Headers, with credential values redacted.
+struct RedactedHeaders<'a>(&'a http::HeaderMap);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in self.0 {
+            if value.is_sensitive() || SECRET_HEADERS.contains(name) {
+                map.entry(&name.as_str(), &Bare("<redacted>"));
+            } else {
+                map.entry(&name.as_str(), value);
+            }
+        }
+        map.finish()
+    }
+}
+
+struct RedactedRequest<'a>(&'a HttpRequest);
+
+impl fmt::Debug for RedactedRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let request = self.0;
+        f.debug_struct("Request")
+            .field("method", &Bare(request.method().as_str()))
+            .field("uri", &RedactedUri(request.uri()))
+            .field("headers", &RedactedHeaders(request.headers()))
+            .field("body", &BodyLen(request.body().len()))
+            .finish()
+    }
+}
+
+struct RedactedResponse<'a>(&'a HttpResponse);
+
+impl fmt::Debug for RedactedResponse<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let response = self.0;
+        f.debug_struct("Response")
+            .field("status", &response.status().as_u16())
+            .field("headers", &RedactedHeaders(response.headers()))
+            .field("body", &BodyLen(response.body().len()))
+            .finish()
+    }
 }
 
 /// [`drive`], calling `observe` before each request, after each response and
@@ -245,9 +436,11 @@ pub fn drive_observed<F: Flow>(
             }
             Step::WaitUntil(until) => {
                 observe(Event::Waiting(until));
-                let wait = now().secs_until(until);
-                if wait > 0 {
-                    std::thread::sleep(Duration::from_secs(wait));
+                // A wall-clock step backwards during the sleep makes the flow
+                // answer `WaitUntil` again, and this computes the rest.
+                let wait = wait_duration(now(), until);
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
                 }
                 flow.handle_timeout(now())?
             }
@@ -261,5 +454,54 @@ pub fn drive_observed<F: Flow>(
                 }));
             }
         };
+    }
+}
+
+/// How long to sleep at `now` before a flow's `WaitUntil(until)` deadline:
+/// `until - now`, zero once it has passed.
+///
+/// [`now`] truncates the clock to whole seconds, so sleeping this long never
+/// wakes before `until`.
+fn wait_duration(now: UnixTime, until: UnixTime) -> Duration {
+    Duration::from_secs(now.secs_until(until))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_duration_is_the_time_left_on_the_clock() {
+        let t = |secs| UnixTime::from_secs(secs);
+        assert_eq!(
+            wait_duration(t(1_700_000_000), t(1_700_000_005)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(wait_duration(t(100), t(101)), Duration::from_secs(1));
+        assert_eq!(wait_duration(t(100), t(100)), Duration::ZERO);
+        // A deadline already past: no sleep at all.
+        assert_eq!(wait_duration(t(100), t(40)), Duration::ZERO);
+        assert_eq!(
+            wait_duration(UnixTime::MAX, UnixTime::EPOCH),
+            Duration::ZERO
+        );
+        assert_eq!(
+            wait_duration(UnixTime::EPOCH, UnixTime::MAX),
+            Duration::from_secs(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn uri_userinfo_is_redacted() {
+        let uri: http::Uri = "https://alice:hunter2@auth.example.com:8443/token?x=1"
+            .parse()
+            .unwrap();
+        let shown = format!("{:?}", RedactedUri(&uri));
+        assert_eq!(shown, "https://<redacted>@auth.example.com:8443/token?x=1");
+        let uri: http::Uri = "https://auth.example.com/token".parse().unwrap();
+        assert_eq!(
+            format!("{:?}", RedactedUri(&uri)),
+            "https://auth.example.com/token"
+        );
     }
 }
