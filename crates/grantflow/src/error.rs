@@ -49,6 +49,19 @@ pub enum Error {
         /// The parameter's name.
         name: String,
     },
+    /// A configured endpoint URL already carries a parameter the flow sets
+    /// itself (`state`, `response_type`, `code_challenge`, …): the request
+    /// would carry it twice, the configured value first.
+    EndpointParameterConflict {
+        /// Which endpoint, e.g. `"authorization_endpoint"`.
+        endpoint: &'static str,
+        /// The parameter.
+        name: String,
+    },
+    /// Scope `openid` asked for through [`Client::authorize`](crate::Client::authorize):
+    /// OpenID Connect sign-in goes through [`Client::sign_in`](crate::Client::sign_in),
+    /// which sends a `nonce` and validates the ID token.
+    OpenIdNeedsSignIn,
     /// The client has no client authentication, and this grant needs one.
     PublicClientNotAllowed {
         /// The grant that was asked for.
@@ -104,8 +117,10 @@ pub enum Error {
     /// issuer configured, so no ID token could be validated. Use discovery or
     /// [`Client::with_issuer`](crate::Client::with_issuer).
     IssuerNotConfigured,
-    /// A token of a type this flow cannot use (RFC 6749 §7.1): only `Bearer`
-    /// tokens are sent to the UserInfo endpoint.
+    /// A token of a type the client does not understand (RFC 6749 §7.1: the
+    /// client must not use it): a token endpoint answer with a `token_type`
+    /// other than `Bearer` (or `DPoP` for a client with a DPoP key, or a
+    /// type the caller accepted), or a non-`Bearer` token sent to UserInfo.
     UnsupportedTokenType {
         /// The type, as the server named it.
         token_type: String,
@@ -127,6 +142,13 @@ impl fmt::Display for Error {
             Error::ReservedParameter { name } => {
                 write!(f, "parameter {name:?} is set by the flow itself and cannot be added")
             }
+            Error::EndpointParameterConflict { endpoint, name } => write!(
+                f,
+                "the {endpoint} url already carries {name:?}, which the flow sets itself"
+            ),
+            Error::OpenIdNeedsSignIn => f.write_str(
+                "scope openid goes through sign_in, which sends a nonce and validates the id token",
+            ),
             Error::PublicClientNotAllowed { grant } => write!(
                 f,
                 "a public client (no client authentication) cannot use the {grant} grant"
@@ -155,7 +177,7 @@ impl fmt::Display for Error {
                 "scope openid needs a client with an issuer (use discovery or with_issuer)",
             ),
             Error::UnsupportedTokenType { token_type } => {
-                write!(f, "token type {token_type:?} cannot be used here (only bearer)")
+                write!(f, "token type {token_type:?} is not one this client understands")
             }
         }
     }
@@ -241,7 +263,9 @@ impl Error {
             | Error::InvalidIssuer { .. }
             | Error::InvalidRedirectUri { .. }
             | Error::InvalidPkceVerifier
-            | Error::IssuerNotConfigured => ErrorKind::Misuse,
+            | Error::IssuerNotConfigured
+            | Error::EndpointParameterConflict { .. }
+            | Error::OpenIdNeedsSignIn => ErrorKind::Misuse,
         }
     }
 
@@ -777,6 +801,19 @@ pub enum IdTokenError {
     /// The token response carried no `id_token`, though `openid` was
     /// requested (OIDC Core §3.1.3.3).
     NotReturned,
+    /// The JOSE header's `typ` names another kind of JWT (an access token,
+    /// `at+jwt`; a logout token; …), which must never pass as an ID token
+    /// (RFC 8725 §3.11).
+    WrongJwtType {
+        /// The `typ`, cleaned and cut short.
+        typ: String,
+    },
+    /// `acr` is not one of the `acr_values` requested, and the policy
+    /// requires it to be (OIDC Core §3.1.3.7 step 12).
+    AcrMismatch {
+        /// The `acr` returned, if any (cleaned and cut short).
+        found: Option<String>,
+    },
 }
 
 impl fmt::Display for IdTokenError {
@@ -818,6 +855,15 @@ impl fmt::Display for IdTokenError {
             }
             IdTokenError::CodeHashMismatch => {
                 f.write_str("c_hash does not match the authorization code")
+            }
+            IdTokenError::WrongJwtType { typ } => {
+                write!(f, "typ {typ:?} names another kind of jwt, not an id token")
+            }
+            IdTokenError::AcrMismatch { found: Some(acr) } => {
+                write!(f, "acr {acr:?} is not one of the acr_values requested")
+            }
+            IdTokenError::AcrMismatch { found: None } => {
+                f.write_str("acr is missing though acr_values were requested and required")
             }
             IdTokenError::NotReturned => {
                 f.write_str("the token response has no id_token though openid was requested")
@@ -863,6 +909,14 @@ pub enum CallbackError {
     /// The client passed to the callback is not the one the request was
     /// begun with (another client id or issuer, RFC 9700 §4.4.2).
     WrongClient,
+    /// The pending authorization is older than its maximum age (10 minutes
+    /// by default): a stale or replayed session value.
+    Expired {
+        /// When the authorization request was begun.
+        began_at: UnixTime,
+        /// The `now` of the callback.
+        now: UnixTime,
+    },
 }
 
 impl fmt::Display for CallbackError {
@@ -887,6 +941,10 @@ impl fmt::Display for CallbackError {
             CallbackError::InvalidErrorCode => {
                 f.write_str("error is present but has no printable character")
             }
+            CallbackError::Expired { began_at, now } => write!(
+                f,
+                "the authorization request begun at {began_at} is too old at {now}"
+            ),
             CallbackError::WrongClient => {
                 f.write_str("the client is not the one the authorization request was begun with")
             }

@@ -15,17 +15,30 @@
 //!   └───────────────────────────────────────────┘
 //! ```
 //!
-//! Any error ends the flow: calling it again afterwards returns
-//! [`Error::UnexpectedCall`].
+//! The rules every flow keeps, and every driver may rely on:
+//!
+//! - [`Step`] has exactly three variants, and a driver matches all three with
+//!   no catch-all.
+//! - On [`Step::WaitUntil`] the driver waits until the deadline, then calls
+//!   [`Flow::handle_timeout`]. A call before the deadline changes nothing and
+//!   returns the same `WaitUntil` again, so a driver woken early just waits
+//!   the rest. A flow that never waits answers `handle_timeout` with
+//!   [`Error::UnexpectedCall`].
+//! - Any error ends the flow: every later call returns an error
+//!   ([`Error::UnexpectedCall`]), never a request and never a result.
+
+use core::fmt;
 
 use crate::error::Error;
-use crate::message::{HttpRequest, HttpResponse};
+use crate::message::{HttpRequest, HttpResponse, Redacted};
 use crate::time::UnixTime;
 
 /// What a flow wants its driver to do next.
+///
+/// Exhaustive on purpose: a driver matches exactly these three arms and has
+/// no catch-all, so a step added one day is a compile error in every driver
+/// rather than a panic at run time.
 #[must_use = "a step tells the driver what to do next; dropping it stalls the flow"]
-#[non_exhaustive]
-#[derive(Debug)]
 // A step is built and moved once per round trip; boxing the request would add
 // an allocation to every request to save a few bytes of stack.
 #[allow(clippy::large_enum_variant)]
@@ -37,6 +50,18 @@ pub enum Step<T> {
     WaitUntil(UnixTime),
     /// The flow is over.
     Done(T),
+}
+
+/// Redacted: a request prints as [`Redacted`] does (no body, no credential
+/// header), so a step can be logged.
+impl<T: fmt::Debug> fmt::Debug for Step<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Send(request) => f.debug_tuple("Send").field(&Redacted(request)).finish(),
+            Step::WaitUntil(at) => f.debug_tuple("WaitUntil").field(at).finish(),
+            Step::Done(output) => f.debug_tuple("Done").field(output).finish(),
+        }
+    }
 }
 
 /// A multi-step protocol exchange, as a state machine driven from outside.
@@ -71,9 +96,12 @@ pub enum Step<T> {
 ///                 .unwrap();
 ///             flow.handle_response(response, now)?
 ///         }
-///         Step::WaitUntil(_) => flow.handle_timeout(now)?,
+///         Step::WaitUntil(deadline) => {
+///             // Nothing to send before `deadline`: sleep until then (a real
+///             // driver reads its clock), then pass the time in.
+///             flow.handle_timeout(deadline)?
+///         }
 ///         Step::Done(tokens) => break tokens,
-///         _ => unreachable!("no other step exists yet"),
 ///     };
 /// };
 /// assert_eq!(tokens.expires_at, Some(UnixTime::from_secs(1_700_003_600)));
@@ -95,6 +123,7 @@ pub trait Flow {
     ) -> Result<Step<Self::Output>, Error>;
 
     /// Called once the instant of the last [`Step::WaitUntil`] has passed.
+    /// Called earlier, it changes nothing and returns that same `WaitUntil`.
     fn handle_timeout(&mut self, now: UnixTime) -> Result<Step<Self::Output>, Error>;
 }
 

@@ -92,8 +92,11 @@ pub use crate::grants::{
     AuthorizationRequest, ClientCredentials, CodeExchange, PendingAuthorization, PkceMethod,
     PkceVerifier, SignIn,
 };
-pub use crate::jose::{CompactJws, JoseHeader, Jwk, JwkSet};
-pub use crate::message::{HttpRequest, HttpResponse};
+pub use crate::jose::{
+    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,
+    sign_compact,
+};
+pub use crate::message::{HttpRequest, HttpResponse, Redacted};
 pub use crate::oidc::{
     DiscoveredProvider, Discovery, Expected, IdToken, IdTokenClaims, IdTokenValidator,
     ProviderMetadata, UserInfo, UserInfoRequest,

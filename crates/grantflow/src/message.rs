@@ -5,6 +5,8 @@
 //! so any HTTP client can carry them: an adapter turns an [`HttpRequest`] into
 //! a real request, performs it, and hands the [`HttpResponse`] back.
 
+use core::fmt;
+
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request};
 
@@ -60,4 +62,147 @@ pub(crate) fn media_type(response: &HttpResponse) -> Option<&str> {
     let value = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
     let media = value.split(';').next().unwrap_or_default().trim();
     (!media.is_empty()).then_some(media)
+}
+
+/// Prints a request or response for logs and `{:?}` with every secret
+/// withheld: the method, the URI with any `user:password@` and the query
+/// replaced by `<redacted>`, header values of `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `DPoP` and any header
+/// marked sensitive as `<redacted>`, and the body only as its length (a body
+/// holds client secrets, codes, verifiers and tokens).
+///
+/// ```
+/// use grantflow::Redacted;
+///
+/// let request = http::Request::post("https://as.example.com/token?key=k1")
+///     .header("authorization", "Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3")
+///     .body(b"grant_type=client_credentials&client_secret=hunter2".to_vec())
+///     .unwrap();
+/// let shown = format!("{:?}", Redacted(&request));
+/// assert!(!shown.contains("hunter2") && !shown.contains("czZC") && !shown.contains("k1"));
+/// assert!(shown.contains("<51 bytes>"));
+/// ```
+pub struct Redacted<'a, T>(pub &'a T);
+
+/// Headers whose values are credentials, by their (lower-case) name.
+const SECRET_HEADERS: [http::HeaderName; 5] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::COOKIE,
+    http::header::SET_COOKIE,
+    http::HeaderName::from_static("dpop"),
+];
+
+/// Prints its text as is, without the quotes `str`'s `Debug` adds.
+struct Bare<'a>(&'a str);
+
+impl fmt::Debug for Bare<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A body, as its length.
+struct BodyLen(usize);
+
+impl fmt::Debug for BodyLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0)
+    }
+}
+
+impl fmt::Debug for Redacted<'_, http::Uri> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        if let Some(scheme) = uri.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        if let Some(authority) = uri.authority() {
+            match authority.as_str().rsplit_once('@') {
+                Some((_, host)) => write!(f, "<redacted>@{host}")?,
+                None => f.write_str(authority.as_str())?,
+            }
+        }
+        f.write_str(uri.path())?;
+        if uri.query().is_some() {
+            f.write_str("?<redacted>")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Redacted<'_, http::HeaderMap> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in self.0 {
+            if value.is_sensitive() || SECRET_HEADERS.contains(name) {
+                map.entry(&name.as_str(), &Bare("<redacted>"));
+            } else {
+                map.entry(&name.as_str(), value);
+            }
+        }
+        map.finish()
+    }
+}
+
+impl fmt::Debug for Redacted<'_, HttpRequest> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let request = self.0;
+        f.debug_struct("Request")
+            .field("method", &Bare(request.method().as_str()))
+            .field("uri", &Redacted(request.uri()))
+            .field("headers", &Redacted(request.headers()))
+            .field("body", &BodyLen(request.body().len()))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Redacted<'_, HttpResponse> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let response = self.0;
+        f.debug_struct("Response")
+            .field("status", &response.status().as_u16())
+            .field("headers", &Redacted(response.headers()))
+            .field("body", &BodyLen(response.body().len()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_lose_their_userinfo_and_query() {
+        let uri: http::Uri = "https://alice:hunter2@auth.example.com:8443/token?api_key=k1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            format!("{:?}", Redacted(&uri)),
+            "https://<redacted>@auth.example.com:8443/token?<redacted>"
+        );
+        let uri: http::Uri = "https://auth.example.com/token".parse().unwrap();
+        assert_eq!(
+            format!("{:?}", Redacted(&uri)),
+            "https://auth.example.com/token"
+        );
+    }
+
+    #[test]
+    fn responses_show_no_body_and_no_cookie() {
+        let response = http::Response::builder()
+            .status(200)
+            .header("set-cookie", "sid=s3cr3t")
+            .header("content-type", "application/json")
+            .body(br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA"}"#.to_vec())
+            .unwrap();
+        for shown in [
+            format!("{:?}", Redacted(&response)),
+            format!("{:#?}", Redacted(&response)),
+        ] {
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(!shown.contains("2YotnFZFEjr1zCsicMWpAA"), "{shown}");
+            assert!(shown.contains("application/json"), "{shown}");
+        }
+    }
 }

@@ -172,7 +172,11 @@ fn a_resource_with_a_fragment_is_refused() {
 
 #[test]
 fn success_ends_the_flow_with_a_token_set() {
-    let mut flow = basic().client_credentials().unwrap();
+    // RFC 6749's example type is "example": the caller must accept it.
+    let mut flow = basic()
+        .accept_token_type("example")
+        .client_credentials()
+        .unwrap();
     let _request = request_of(&mut flow);
     let later = NOW.saturating_add_secs(2);
     let step = flow
@@ -284,4 +288,54 @@ fn boxed_flows_drive_the_same() {
         Box::new(basic().client_credentials().unwrap());
     let request = request_of(&mut flow);
     assert_eq!(body(&request), "grant_type=client_credentials");
+}
+
+fn run_with(client: &Client, body: &str) -> Result<TokenSet, Error> {
+    let mut flow = client.client_credentials().unwrap();
+    let Step::Send(_) = flow.start(NOW).unwrap() else {
+        panic!("expected a request")
+    };
+    match flow.handle_response(json_response(200, body), NOW)? {
+        Step::Done(tokens) => Ok(tokens),
+        Step::Send(_) | Step::WaitUntil(_) => panic!("the flow should be over"),
+    }
+}
+
+#[test]
+fn token_types_the_client_does_not_understand_are_refused() {
+    // RFC 6749 §7.1: a client must not use a token type it does not
+    // understand. `"bearer "` is not `Bearer`, and a DPoP-bound token is
+    // useless to a client without a DPoP key.
+    for (token_type, reported) in [
+        ("mac", "mac"),
+        ("N_A", "N_A"),
+        ("bearer ", "bearer "),
+        ("DPoP", "DPoP"),
+        ("dpop", "DPoP"),
+    ] {
+        let body = format!(r#"{{"access_token":"at","token_type":"{token_type}"}}"#);
+        match run_with(&basic(), &body) {
+            Err(Error::UnsupportedTokenType { token_type: found }) => assert_eq!(found, reported),
+            other => panic!("{token_type:?}: {other:?}"),
+        }
+    }
+    // Case does not matter for Bearer, and a missing type is Bearer (LinkedIn).
+    for body in [
+        r#"{"access_token":"at","token_type":"bearer"}"#,
+        r#"{"access_token":"at","token_type":"BEARER"}"#,
+        r#"{"access_token":"at"}"#,
+    ] {
+        assert!(run_with(&basic(), body).is_ok(), "{body}");
+    }
+}
+
+#[test]
+fn a_caller_may_accept_its_own_token_types_but_not_dpop() {
+    let client = basic().accept_token_type("N_A").accept_token_type("DPoP");
+    let tokens = run_with(&client, r#"{"access_token":"at","token_type":"n_a"}"#).unwrap();
+    assert_eq!(tokens.token_type.as_str(), "n_a");
+    assert!(matches!(
+        run_with(&client, r#"{"access_token":"at","token_type":"DPoP"}"#),
+        Err(Error::UnsupportedTokenType { .. })
+    ));
 }

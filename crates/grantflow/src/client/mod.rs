@@ -76,6 +76,8 @@ struct ClientInner {
     userinfo_algorithms: Vec<Algorithm>,
     policy: IdTokenPolicy,
     keys: Arc<KeyCache>,
+    /// Token types besides `Bearer` the caller handles itself, lower-case.
+    accepted_token_types: Vec<String>,
 }
 
 /// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
@@ -181,6 +183,7 @@ impl Client {
                 userinfo_algorithms: Vec::new(),
                 policy: IdTokenPolicy::default(),
                 keys: Arc::new(KeyCache::default()),
+                accepted_token_types: Vec::new(),
             }),
         }
     }
@@ -279,6 +282,28 @@ impl Client {
     pub fn with_id_token_policy(mut self, policy: IdTokenPolicy) -> Self {
         Arc::make_mut(&mut self.inner).policy = policy;
         self
+    }
+
+    /// Accepts access tokens of this `token_type` (compared ignoring case)
+    /// from the token endpoint, for a caller that knows how to use them.
+    /// Without this, any type but `Bearer` ends the flow with
+    /// [`Error::UnsupportedTokenType`] (RFC 6749 §7.1: a client must not use
+    /// a token type it does not understand). `DPoP` cannot be accepted this
+    /// way: a DPoP-bound token is useless without the key it is bound to.
+    #[must_use]
+    pub fn accept_token_type(mut self, token_type: &str) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .accepted_token_types
+            .push(token_type.to_ascii_lowercase());
+        self
+    }
+
+    /// Whether the caller accepted this (non-`Bearer`) token type.
+    pub(crate) fn accepts_token_type(&self, token_type: &str) -> bool {
+        self.inner
+            .accepted_token_types
+            .iter()
+            .any(|accepted| accepted.eq_ignore_ascii_case(token_type))
     }
 
     /// The client identifier.

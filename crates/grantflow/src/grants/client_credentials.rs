@@ -41,7 +41,7 @@ use crate::error::Error;
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::time::UnixTime;
-use crate::token::{TokenSet, parse_token_response};
+use crate::token::{TokenSet, parse_tokens_for};
 use crate::types::{Scope, join_scopes};
 
 impl Client {
@@ -192,7 +192,7 @@ impl Flow for ClientCredentials {
             });
         }
         self.state = State::Finished;
-        parse_token_response(&response, now).map(Step::Done)
+        parse_tokens_for(&self.client, &response, now).map(Step::Done)
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<TokenSet>, Error> {

@@ -64,6 +64,8 @@
 
 mod jwk;
 mod jws;
+mod sign;
 
 pub use jwk::{Jwk, JwkSet};
 pub use jws::{CompactJws, JoseHeader};
+pub use sign::{Ed25519Signer, Es256Signer, JwsSigner, SignError, sign_compact};

@@ -68,7 +68,7 @@
 //!             flow.handle_response(response, now)?
 //!         }
 //!         Step::Done(provider) => break provider,
-//!         _ => unreachable!("discovery never waits"),
+//!         Step::WaitUntil(deadline) => flow.handle_timeout(deadline)?, // discovery never waits
 //!     };
 //! };
 //! assert_eq!(provider.issuer().as_str(), "https://server.example.com");

@@ -21,7 +21,8 @@ use core::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, MalformedResponse};
+use crate::client::Client;
+use crate::error::{Error, MalformedResponse, clean_text};
 use crate::message::HttpResponse;
 use crate::time::UnixTime;
 use crate::types::{AccessToken, RawIdToken, RefreshToken, Scope};
@@ -137,6 +138,32 @@ impl fmt::Debug for TokenSet {
             .field("received_at", &self.received_at)
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+/// Parses a token endpoint response for `client`, and refuses a token type
+/// the client does not understand (RFC 6749 §7.1): only `Bearer`, or a type
+/// the caller accepted with [`Client::accept_token_type`]. Every grant's flow
+/// ends here.
+pub(crate) fn parse_tokens_for(
+    client: &Client,
+    response: &HttpResponse,
+    now: UnixTime,
+) -> Result<TokenSet, Error> {
+    let tokens = parse_token_response(response, now)?;
+    let understood = match &tokens.token_type {
+        TokenType::Bearer => true,
+        // No DPoP key exists in this client, so a DPoP-bound token cannot
+        // be presented.
+        TokenType::DPoP => false,
+        TokenType::Other(other) => client.accepts_token_type(other),
+    };
+    if understood {
+        Ok(tokens)
+    } else {
+        Err(Error::UnsupportedTokenType {
+            token_type: clean_text(tokens.token_type.as_str(), 64),
+        })
     }
 }
 

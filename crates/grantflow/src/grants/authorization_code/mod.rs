@@ -135,7 +135,7 @@ use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::oidc::{Expected, IdToken, keys_may_be_stale, parse_jwks_response};
 use crate::time::UnixTime;
-use crate::token::{TokenSet, parse_token_response};
+use crate::token::{TokenSet, parse_tokens_for};
 use crate::types::{Scope, join_scopes};
 
 impl Client {
@@ -774,7 +774,7 @@ impl Flow for CodeExchange {
     ) -> Result<Step<SignIn>, Error> {
         match core::mem::replace(&mut self.state, ExchangeState::Finished) {
             ExchangeState::AwaitingTokens => {
-                let tokens = parse_token_response(&response, now)?;
+                let tokens = parse_tokens_for(&self.client, &response, now)?;
                 self.finish(tokens, now, true)
             }
             ExchangeState::AwaitingKeys(tokens) => {
