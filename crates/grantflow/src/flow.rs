@@ -161,3 +161,112 @@ forward_flow!(
     /// Boxed flows are flows, so a driver can run `Box<dyn Flow<Output = T>>`.
     Box<F>
 );
+
+/// A flow that starts at a given instant: until then it answers
+/// [`Step::WaitUntil`]. For a retry after a server's `Retry-After`, or a
+/// refresh scheduled before expiry, without a timer in the core.
+///
+/// ```
+/// use grantflow::{Client, ClientAuth, ClientId, ClientSecret, Delayed, EndpointUrl, Flow, Step, UnixTime};
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let client = Client::new(ClientId::new("svc"), ClientAuth::ClientSecretBasic(ClientSecret::new("s")))
+///     .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token")?);
+/// let at = UnixTime::from_secs(130);
+/// let mut flow = Delayed::new(client.client_credentials()?, at);
+/// assert!(matches!(flow.start(UnixTime::from_secs(100))?, Step::WaitUntil(t) if t == at));
+/// // Woken early: nothing changes, the same deadline comes back.
+/// assert!(matches!(flow.handle_timeout(UnixTime::from_secs(129))?, Step::WaitUntil(t) if t == at));
+/// assert!(matches!(flow.handle_timeout(at)?, Step::Send(_)));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Delayed<F> {
+    flow: F,
+    at: UnixTime,
+    state: DelayState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DelayState {
+    New,
+    Waiting,
+    Running,
+    Failed,
+}
+
+impl<F: Flow> Delayed<F> {
+    /// `flow`, started no earlier than `at`.
+    pub fn new(flow: F, at: UnixTime) -> Self {
+        Delayed {
+            flow,
+            at,
+            state: DelayState::New,
+        }
+    }
+
+    /// Starts the inner flow if `now` has reached the deadline.
+    fn start_or_wait(&mut self, now: UnixTime) -> Result<Step<F::Output>, Error> {
+        if now < self.at {
+            self.state = DelayState::Waiting;
+            return Ok(Step::WaitUntil(self.at));
+        }
+        self.state = DelayState::Running;
+        self.run(|flow| flow.start(now))
+    }
+
+    /// Calls the inner flow, remembering a failure.
+    fn run(
+        &mut self,
+        call: impl FnOnce(&mut F) -> Result<Step<F::Output>, Error>,
+    ) -> Result<Step<F::Output>, Error> {
+        let result = call(&mut self.flow);
+        if result.is_err() {
+            self.state = DelayState::Failed;
+        }
+        result
+    }
+
+    fn unexpected(&mut self, call: &'static str) -> Error {
+        self.state = DelayState::Failed;
+        Error::UnexpectedCall {
+            flow: "delayed",
+            call,
+        }
+    }
+}
+
+impl<F: Flow> Flow for Delayed<F> {
+    type Output = F::Output;
+
+    fn start(&mut self, now: UnixTime) -> Result<Step<F::Output>, Error> {
+        match self.state {
+            DelayState::New => self.start_or_wait(now),
+            _ => Err(self.unexpected("start after the flow had started")),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        response: HttpResponse,
+        now: UnixTime,
+    ) -> Result<Step<F::Output>, Error> {
+        match self.state {
+            DelayState::Running => self.run(|flow| flow.handle_response(response, now)),
+            DelayState::Failed => Err(self.unexpected("handle_response after an error")),
+            DelayState::New | DelayState::Waiting => {
+                Err(self.unexpected("handle_response before the flow started"))
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: UnixTime) -> Result<Step<F::Output>, Error> {
+        match self.state {
+            DelayState::Waiting => self.start_or_wait(now),
+            DelayState::Running => self.run(|flow| flow.handle_timeout(now)),
+            DelayState::Failed => Err(self.unexpected("handle_timeout after an error")),
+            DelayState::New => Err(self.unexpected("handle_timeout before start")),
+        }
+    }
+}

@@ -68,6 +68,8 @@ mod grants;
 mod jose;
 mod message;
 mod oidc;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod token;
 mod types;
@@ -87,7 +89,7 @@ pub use crate::error::{
     CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,
     MalformedResponse,
 };
-pub use crate::flow::{Flow, Step};
+pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
     AuthorizationRequest, ClientCredentials, CodeExchange, PendingAuthorization, PkceMethod,
     PkceVerifier, SignIn,

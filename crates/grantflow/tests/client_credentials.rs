@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+use grantflow::testing::json_response;
 use grantflow::{
     Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Error, ErrorCode, Flow, HttpRequest,
     Scope, Step, TokenSet, UnixTime,
@@ -41,14 +42,6 @@ fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
 
 fn body(request: &HttpRequest) -> &str {
     std::str::from_utf8(request.body()).unwrap()
-}
-
-fn json_response(status: u16, body: &str) -> grantflow::HttpResponse {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(body.as_bytes().to_vec())
-        .unwrap()
 }
 
 #[test]

@@ -161,6 +161,7 @@ impl Flow for ClientCredentials {
 
     fn start(&mut self, _now: UnixTime) -> Result<Step<TokenSet>, Error> {
         if self.state != State::New {
+            self.state = State::Finished;
             return Err(Error::UnexpectedCall {
                 flow: FLOW,
                 call: "start after the flow had started",
@@ -186,6 +187,7 @@ impl Flow for ClientCredentials {
         now: UnixTime,
     ) -> Result<Step<TokenSet>, Error> {
         if self.state != State::Sent {
+            self.state = State::Finished;
             return Err(Error::UnexpectedCall {
                 flow: FLOW,
                 call: "handle_response without a request in flight",
@@ -196,6 +198,8 @@ impl Flow for ClientCredentials {
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<TokenSet>, Error> {
+        // Any error ends the flow, this one too.
+        self.state = State::Finished;
         Err(Error::UnexpectedCall {
             flow: FLOW,
             call: "handle_timeout: this flow never waits",

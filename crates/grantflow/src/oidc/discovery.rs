@@ -559,6 +559,7 @@ impl Flow for Discovery {
 
     fn start(&mut self, _now: UnixTime) -> Result<Step<DiscoveredProvider>, Error> {
         if !matches!(self.state, State::New) {
+            self.state = State::Finished;
             return Err(Error::UnexpectedCall {
                 flow: FLOW,
                 call: "start after the flow had started",
@@ -601,14 +602,11 @@ impl Flow for Discovery {
                     fetched_at,
                 )))
             }
-            State::New => {
-                // Nothing was sent: the flow can still be started.
-                self.state = State::New;
-                Err(Error::UnexpectedCall {
-                    flow: FLOW,
-                    call: "handle_response before start",
-                })
-            }
+            // Any error ends the flow, a call out of order too.
+            State::New => Err(Error::UnexpectedCall {
+                flow: FLOW,
+                call: "handle_response before start",
+            }),
             State::Finished => Err(Error::UnexpectedCall {
                 flow: FLOW,
                 call: "handle_response without a request in flight",
@@ -617,6 +615,7 @@ impl Flow for Discovery {
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<DiscoveredProvider>, Error> {
+        self.state = State::Finished;
         Err(Error::UnexpectedCall {
             flow: FLOW,
             call: "handle_timeout: this flow never waits",

@@ -1,0 +1,179 @@
+//! The flow contract, checked on every flow the core has: any error ends
+//! the flow (every later call is a typed error, never a request or a
+//! result), an early `handle_timeout` changes nothing, and no step, flow or
+//! result prints a secret with `{:?}` or `{:#?}`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Debug;
+
+use grantflow::testing::{json_response, response};
+use grantflow::{
+    Client, ClientAuth, ClientId, ClientSecret, Delayed, Discovery, EndpointUrl, Error, Flow,
+    HttpResponse, Issuer, Step, UnixTime,
+};
+
+const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
+const SECRET: &str = "client-secret-Qx81Lm";
+const ACCESS: &str = "access-token-Tz52Wd";
+const REFRESH: &str = "refresh-token-Hb73Kp";
+const TOKENS: &str = r#"{"access_token":"access-token-Tz52Wd","token_type":"Bearer","expires_in":60,"refresh_token":"refresh-token-Hb73Kp","scope":"a b"}"#;
+
+fn confidential() -> Client {
+    Client::new(
+        ClientId::new("svc"),
+        ClientAuth::ClientSecretPost(ClientSecret::new(SECRET)),
+    )
+    .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap())
+}
+
+/// Every call after an error is an error: `start`, a response that would
+/// have succeeded, and `handle_timeout`.
+fn assert_ended<F: Flow>(flow: &mut F, good: HttpResponse)
+where
+    F::Output: Debug,
+{
+    assert!(matches!(flow.start(NOW), Err(Error::UnexpectedCall { .. })));
+    assert!(matches!(
+        flow.handle_response(good, NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+    assert!(matches!(
+        flow.handle_timeout(NOW),
+        Err(Error::UnexpectedCall { .. })
+    ));
+}
+
+fn assert_no_secret(what: &dyn Debug) {
+    for text in [format!("{what:?}"), format!("{what:#?}")] {
+        for secret in [SECRET, ACCESS, REFRESH] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+}
+
+#[test]
+fn client_credentials_ends_after_an_error() {
+    let cases = [
+        json_response(400, r#"{"error":"invalid_client"}"#),
+        response(502, Some("text/html"), "<html>bad gateway</html>"),
+        json_response(200, r#"{"token_type":"Bearer"}"#),
+        json_response(200, r#"{"access_token":"x","token_type":"mac"}"#),
+    ];
+    for answer in cases {
+        let mut flow = confidential().client_credentials().unwrap();
+        let Step::Send(_) = flow.start(NOW).unwrap() else {
+            panic!("expected a request")
+        };
+        assert!(flow.handle_response(answer, NOW).is_err());
+        assert_ended(&mut flow, json_response(200, TOKENS));
+    }
+    // A call out of order is an error that ends the flow too.
+    let mut flow = confidential().client_credentials().unwrap();
+    assert!(flow.handle_timeout(NOW).is_err());
+    assert_ended(&mut flow, json_response(200, TOKENS));
+    let mut flow = confidential().client_credentials().unwrap();
+    assert!(
+        flow.handle_response(json_response(200, TOKENS), NOW)
+            .is_err()
+    );
+    assert_ended(&mut flow, json_response(200, TOKENS));
+}
+
+#[test]
+fn discovery_ends_after_an_error_at_either_request() {
+    let metadata = r#"{"issuer":"https://op.example.com","authorization_endpoint":"https://op.example.com/auth","token_endpoint":"https://op.example.com/token","jwks_uri":"https://op.example.com/jwks","response_types_supported":["code"],"subject_types_supported":["public"],"id_token_signing_alg_values_supported":["RS256"]}"#;
+    let issuer = Issuer::new("https://op.example.com").unwrap();
+    // The metadata request fails.
+    let mut flow = Discovery::openid(issuer.clone());
+    let _ = flow.start(NOW).unwrap();
+    assert!(flow.handle_response(json_response(503, "{}"), NOW).is_err());
+    assert_ended(&mut flow, json_response(200, metadata));
+    // The metadata is fine; the key set is not.
+    let mut flow = Discovery::openid(issuer);
+    let _ = flow.start(NOW).unwrap();
+    let Step::Send(jwks) = flow
+        .handle_response(json_response(200, metadata), NOW)
+        .unwrap()
+    else {
+        panic!("expected the jwks request")
+    };
+    assert_eq!(jwks.uri(), "https://op.example.com/jwks");
+    assert!(flow.handle_response(json_response(200, "[]"), NOW).is_err());
+    assert_ended(&mut flow, json_response(200, r#"{"keys":[]}"#));
+    // Calls out of order end it too.
+    let mut flow = Discovery::openid(Issuer::new("https://op.example.com").unwrap());
+    assert!(
+        flow.handle_response(json_response(200, metadata), NOW)
+            .is_err()
+    );
+    assert_ended(&mut flow, json_response(200, metadata));
+    let mut flow = Discovery::openid(Issuer::new("https://op.example.com").unwrap());
+    assert!(flow.handle_timeout(NOW).is_err());
+    assert_ended(&mut flow, json_response(200, metadata));
+}
+
+#[test]
+fn an_early_timeout_changes_nothing() {
+    let at = NOW.saturating_add_secs(30);
+    let mut flow = Delayed::new(confidential().client_credentials().unwrap(), at);
+    assert!(matches!(flow.start(NOW).unwrap(), Step::WaitUntil(t) if t == at));
+    for early in [NOW, NOW.saturating_add_secs(29)] {
+        assert!(matches!(flow.handle_timeout(early).unwrap(), Step::WaitUntil(t) if t == at));
+    }
+    // A response while waiting is out of order, and ends the flow.
+    let mut waiting = Delayed::new(confidential().client_credentials().unwrap(), at);
+    let _ = waiting.start(NOW).unwrap();
+    assert!(
+        waiting
+            .handle_response(json_response(200, TOKENS), NOW)
+            .is_err()
+    );
+    assert_ended(&mut waiting, json_response(200, TOKENS));
+    // At the deadline the inner flow starts, and runs to its end.
+    let Step::Send(request) = flow.handle_timeout(at).unwrap() else {
+        panic!("expected the token request")
+    };
+    assert_eq!(request.uri(), "https://as.example.com/token");
+    let Step::Done(tokens) = flow
+        .handle_response(json_response(200, TOKENS), at)
+        .unwrap()
+    else {
+        panic!("expected the tokens")
+    };
+    assert_eq!(tokens.expires_at, Some(at.saturating_add_secs(60)));
+    // The inner flow's error ends the wrapper as well.
+    let mut failing = Delayed::new(confidential().client_credentials().unwrap(), NOW);
+    let _ = failing.start(NOW).unwrap();
+    assert!(
+        failing
+            .handle_response(json_response(400, r#"{"error":"invalid_grant"}"#), NOW)
+            .is_err()
+    );
+    assert_ended(&mut failing, json_response(200, TOKENS));
+}
+
+#[test]
+fn no_step_flow_or_result_prints_a_secret() {
+    for auth in [
+        ClientAuth::ClientSecretPost(ClientSecret::new(SECRET)),
+        ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
+    ] {
+        let client = Client::new(ClientId::new("svc"), auth)
+            .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
+        assert_no_secret(&client);
+        let mut flow = client.client_credentials().unwrap();
+        assert_no_secret(&flow);
+        let step = flow.start(NOW).unwrap();
+        assert_no_secret(&step);
+        let done = flow
+            .handle_response(json_response(200, TOKENS), NOW)
+            .unwrap();
+        assert_no_secret(&done);
+        let Step::Done(tokens) = done else {
+            panic!("expected the tokens")
+        };
+        assert_eq!(tokens.access_token.secret(), ACCESS);
+        assert_no_secret(&tokens);
+    }
+}
