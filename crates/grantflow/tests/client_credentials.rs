@@ -238,18 +238,23 @@ fn malformed_responses_become_malformed_errors() {
 }
 
 #[test]
-fn driving_out_of_order_is_a_typed_error() {
+fn driving_out_of_order_is_a_typed_error_that_ends_the_flow() {
     let mut flow = basic().client_credentials().unwrap();
     assert!(matches!(
         flow.handle_response(json_response(200, r#"{"access_token":"x"}"#), NOW),
         Err(Error::UnexpectedCall { .. })
     ));
+    // Any error ends the flow: it cannot be started afterwards.
+    assert!(matches!(flow.start(NOW), Err(Error::UnexpectedCall { .. })));
+    let mut flow = basic().client_credentials().unwrap();
     assert!(matches!(
         flow.handle_timeout(NOW),
         Err(Error::UnexpectedCall { .. })
     ));
-    let _request = request_of(&mut flow);
     assert!(matches!(flow.start(NOW), Err(Error::UnexpectedCall { .. })));
+
+    let mut flow = basic().client_credentials().unwrap();
+    let _request = request_of(&mut flow);
     let _done = flow
         .handle_response(json_response(200, r#"{"access_token":"x"}"#), NOW)
         .unwrap();

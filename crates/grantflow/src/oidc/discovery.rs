@@ -99,7 +99,7 @@ use crate::message::{HttpResponse, JSON, get_json};
 use crate::oidc::jwks::{jwks_request, parse_jwks_response};
 use crate::time::UnixTime;
 use crate::types::ClientId;
-use crate::wire::{Decoded, MAX_BODY, decode, string_field};
+use crate::wire::{Decoded, bounded, decode, string_field};
 
 const FLOW: &str = "discovery";
 
@@ -218,7 +218,7 @@ impl ProviderMetadata {
     ///
     /// The body must be a JSON object (a UTF-8 byte order mark and
     /// surrounding whitespace are skipped) of at most
-    /// [`MAX_BODY`] bytes with no duplicate
+    /// [`MAX_BODY`](crate::MAX_BODY) bytes with no duplicate
     /// top-level names. `issuer` is checked first: missing or not a string
     /// is [`Error::MalformedResponse`]; a string that is not identical to
     /// `expected` is [`Error::MetadataIssuerMismatch`], and nothing else in the
@@ -276,9 +276,7 @@ impl ProviderMetadata {
         // too; it reads a response, so the body is wrapped in one (after the
         // size check, so an oversized body is never copied). Labelled JSON,
         // so a body that is not a JSON object is never read as a form.
-        if body.len() > MAX_BODY {
-            return Err(too_large(200, body.len()));
-        }
+        let body = bounded(200, body)?;
         let mut response = http::Response::new(body.to_vec());
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -472,13 +470,6 @@ impl Fields {
 
 fn malformed(status: u16, reason: impl Into<String>) -> Error {
     MalformedResponse::without_excerpt(status, reason).into()
-}
-
-fn too_large(status: u16, len: usize) -> Error {
-    malformed(
-        status,
-        format!("body of {len} bytes is larger than {MAX_BODY} bytes"),
-    )
 }
 
 /// Where a [`Discovery`] flow is.
@@ -873,7 +864,7 @@ mod tests {
             parse_jwks_response(&response(400, br#"{"error":"invalid_request"}"#)),
             Err(Error::MalformedResponse(m)) if m.status == 400
         ));
-        let big = vec![b' '; MAX_BODY + 1];
+        let big = vec![b' '; crate::MAX_BODY + 1];
         match parse_jwks_response(&response(200, &big)) {
             Err(Error::MalformedResponse(m)) => assert!(m.reason.contains("larger than")),
             other => panic!("{other:?}"),
@@ -989,7 +980,7 @@ mod tests {
                 "{body:?}"
             );
         }
-        let big = vec![b' '; MAX_BODY + 1];
+        let big = vec![b' '; crate::MAX_BODY + 1];
         assert!(matches!(
             ProviderMetadata::from_json(&big, &id),
             Err(Error::MalformedResponse(m)) if m.reason.contains("larger than")

@@ -5,7 +5,7 @@ use crate::endpoint::EndpointUrl;
 use crate::error::{Error, MalformedResponse};
 use crate::jose::JwkSet;
 use crate::message::{HttpRequest, HttpResponse, get_json};
-use crate::wire::MAX_BODY;
+use crate::wire;
 
 /// The request for a provider's JWK set: a GET of `jwks_uri` with
 /// `Accept: application/json`.
@@ -17,7 +17,7 @@ pub(crate) fn jwks_request(jwks_uri: &EndpointUrl) -> HttpRequest {
 ///
 /// Any non-2xx status is [`Error::MalformedResponse`] with that status (a
 /// JWKS endpoint is not an OAuth endpoint, so an error body is not read as an
-/// RFC 6749 error). The body is capped at [`MAX_BODY`] bytes, a UTF-8 byte
+/// RFC 6749 error). The body is capped at [`MAX_BODY`](crate::MAX_BODY) bytes, a UTF-8 byte
 /// order mark is skipped, and [`JwkSet::from_json`] parses the rest; its
 /// [`JwsError`](crate::JwsError) (not a JSON object, `keys` not an
 /// array, …) becomes [`Error::MalformedResponse`] with the status, since the
@@ -34,20 +34,10 @@ pub(crate) fn parse_jwks_response(response: &HttpResponse) -> Result<JwkSet, Err
         )
         .into());
     }
-    if body.len() > MAX_BODY {
-        return Err(too_large(status, body.len()));
-    }
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let body = wire::body(response)?;
     JwkSet::from_json(body).map_err(|error| malformed(status, format!("jwk set: {error}")))
 }
 
 fn malformed(status: u16, reason: impl Into<String>) -> Error {
     MalformedResponse::without_excerpt(status, reason).into()
-}
-
-fn too_large(status: u16, len: usize) -> Error {
-    malformed(
-        status,
-        format!("body of {len} bytes is larger than {MAX_BODY} bytes"),
-    )
 }

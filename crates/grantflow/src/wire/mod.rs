@@ -21,12 +21,7 @@
 //! field is an error (RFC 7159 leaves duplicates undefined; silently keeping
 //! one of two `access_token`s is how confusion attacks start).
 
-use core::fmt;
-use core::marker::PhantomData;
-use std::borrow::Cow;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
 use crate::message::{FORM_CONTENT_TYPE, HttpResponse, media_type};
@@ -34,39 +29,33 @@ use crate::message::{FORM_CONTENT_TYPE, HttpResponse, media_type};
 pub(crate) mod challenge;
 mod json;
 
-pub(crate) use json::{JsonObjectError, json_object};
+pub(crate) use json::{FieldSink, JsonObjectError, fill, json_object};
 
 /// The largest response body the core parses, in bytes (1 MiB). Adapters cap
 /// bodies when reading them; this holds for bodies handed in by hand too.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Where [`decode`] stores the top-level fields of a response, other than
-/// the RFC 6749 §5.2 error fields, which it handles itself.
-///
-/// A typed parser implements this with one slot per field it knows, so no
-/// intermediate map is built; `Map<String, Value>` keeps everything.
-pub(crate) trait FieldSink: Default {
-    /// Stores `value` under `key`; `false` when `key` was stored already.
-    fn insert(&mut self, key: &str, value: Value) -> bool;
+/// The one body step every response goes through before it is parsed:
+/// bodies over [`MAX_BODY`] are refused (before any copy or parse) and a
+/// UTF-8 byte order mark is skipped (assorted .NET servers send one).
+pub(crate) fn body(response: &HttpResponse) -> Result<&[u8], Error> {
+    bounded(response.status().as_u16(), response.body())
 }
 
-impl FieldSink for Map<String, Value> {
-    fn insert(&mut self, key: &str, value: Value) -> bool {
-        if self.contains_key(key) {
-            return false;
-        }
-        Map::insert(self, key.to_owned(), value);
-        true
+/// [`body`] for bytes that did not come in a response (a stored document),
+/// reported with `status`.
+pub(crate) fn bounded(status: u16, body: &[u8]) -> Result<&[u8], Error> {
+    if body.len() > MAX_BODY {
+        return Err(MalformedResponse::without_excerpt(
+            status,
+            format!(
+                "body of {} bytes is larger than {MAX_BODY} bytes",
+                body.len()
+            ),
+        )
+        .into());
     }
-}
-
-/// Stores `value` in an empty `slot`; `false` when it was filled already.
-pub(crate) fn fill(slot: &mut Option<Value>, value: Value) -> bool {
-    if slot.is_some() {
-        return false;
-    }
-    *slot = Some(value);
-    true
+    Ok(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
 }
 
 /// A successful response's fields, with its status.
@@ -79,18 +68,7 @@ pub(crate) struct Decoded<S> {
 /// it carries. See the module docs for what is tolerated.
 pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>, Error> {
     let status = response.status().as_u16();
-    let body = response.body().as_slice();
-    if body.len() > MAX_BODY {
-        return Err(MalformedResponse::without_excerpt(
-            status,
-            format!(
-                "body of {} bytes is larger than {MAX_BODY} bytes",
-                body.len()
-            ),
-        )
-        .into());
-    }
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let body = body(response)?;
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let media = media_type(response);
 
@@ -201,8 +179,9 @@ fn error_response(
     ))
 }
 
-/// A top-level object: the error fields, everything else in the sink, and
-/// the first duplicate key met.
+/// A response's top-level members: the RFC 6749 §5.2 error fields in slots
+/// of their own, everything else in the caller's sink, and the first repeated
+/// name (of a form body; the JSON reader reports its own).
 struct Top<S> {
     fields: S,
     error: Option<Value>,
@@ -211,8 +190,8 @@ struct Top<S> {
     duplicate: Option<String>,
 }
 
-impl<S: FieldSink> Top<S> {
-    fn new() -> Self {
+impl<S: FieldSink> Default for Top<S> {
+    fn default() -> Self {
         Top {
             fields: S::default(),
             error: None,
@@ -221,8 +200,10 @@ impl<S: FieldSink> Top<S> {
             duplicate: None,
         }
     }
+}
 
-    fn insert(&mut self, key: &str, value: Value) {
+impl<S: FieldSink> FieldSink for Top<S> {
+    fn insert(&mut self, key: &str, value: Value) -> bool {
         let fresh = match key {
             "error" => fill(&mut self.error, value),
             "error_description" => fill(&mut self.error_description, value),
@@ -232,86 +213,42 @@ impl<S: FieldSink> Top<S> {
         if !fresh && self.duplicate.is_none() {
             self.duplicate = Some(key.to_owned());
         }
-    }
-}
-
-/// An object key, borrowed from the body when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-
-            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(key)))
-            }
-
-            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(key.to_owned())))
-            }
-
-            fn visit_string<E>(self, key: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(key)))
-            }
-        }
-
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-impl<'de, S: FieldSink> Deserialize<'de> for Top<S> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TopVisitor<S>(PhantomData<S>);
-
-        impl<'de, S: FieldSink> Visitor<'de> for TopVisitor<S> {
-            type Value = Top<S>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a json object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Top<S>, A::Error> {
-                let mut top = Top::new();
-                while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
-                    let value: Value = access.next_value()?;
-                    top.insert(&key, value);
-                }
-                Ok(top)
-            }
-        }
-
-        deserializer.deserialize_map(TopVisitor(PhantomData))
+        fresh
     }
 }
 
 fn parse_json_object<S: FieldSink>(status: u16, body: &[u8]) -> Result<Top<S>, Error> {
-    serde_json::from_slice::<Top<S>>(body).map_err(|e| {
-        // serde_json's own messages can quote the offending value, which may
-        // be a token: report only the kind of failure and where it happened.
-        let what = match e.classify() {
-            serde_json::error::Category::Eof => "truncated json",
-            serde_json::error::Category::Syntax => "invalid json",
-            serde_json::error::Category::Data | serde_json::error::Category::Io => {
-                "json that is not an object"
-            }
-        };
-        MalformedResponse::without_excerpt(
+    match json::read_object::<Top<S>>(body) {
+        Ok(json::Parsed::Object(top)) => Ok(top),
+        Ok(json::Parsed::Duplicate(key)) => Err(MalformedResponse::without_excerpt(
             status,
-            format!("{what} at line {} column {}", e.line(), e.column()),
+            format!("field {:?} appears more than once", clean_text(&key, 64)),
         )
-        .into()
-    })
+        .into()),
+        Ok(json::Parsed::NotAnObject) => {
+            Err(MalformedResponse::without_excerpt(status, "json that is not an object").into())
+        }
+        Err(e) => {
+            // serde_json's own messages can quote the offending value, which
+            // may be a token: report only the kind of failure and where.
+            let what = match e.classify() {
+                serde_json::error::Category::Eof => "truncated json",
+                serde_json::error::Category::Syntax => "invalid json",
+                serde_json::error::Category::Data | serde_json::error::Category::Io => {
+                    "json that is not an object"
+                }
+            };
+            Err(MalformedResponse::without_excerpt(
+                status,
+                format!("{what} at line {} column {}", e.line(), e.column()),
+            )
+            .into())
+        }
+    }
 }
 
 fn parse_form<S: FieldSink>(body: &[u8]) -> Top<S> {
-    let mut top = Top::new();
+    let mut top = Top::default();
     for (key, value) in form_urlencoded::parse(body.trim_ascii()) {
         top.insert(&key, Value::String(value.into_owned()));
     }
@@ -339,6 +276,7 @@ pub(crate) fn string_field(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     fn response(status: u16, content_type: Option<&str>, body: &[u8]) -> HttpResponse {
         let mut builder = http::Response::builder().status(status);
