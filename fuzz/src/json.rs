@@ -1,7 +1,8 @@
 //! An independent reading of JSON documents for the oracles: the top-level
-//! members in order with repeats kept (the core refuses repeated names,
-//! `serde_json::Map` would silently keep the last one), and the RFC 7519
-//! NumericDate rule the core documents.
+//! members in order with repeats kept (the core refuses repeated names at
+//! any depth, `serde_json::Map` would silently keep the last one), whether a
+//! nested object repeats a name, and the RFC 7519 NumericDate rule the core
+//! documents.
 
 use core::fmt;
 
@@ -12,8 +13,9 @@ use serde_json::{Map, Value};
 /// What the top level of a document is.
 #[derive(Debug)]
 pub enum Document {
-    /// An object: its members in order, repeated names kept.
-    Object(Vec<(String, Value)>),
+    /// An object: its members in order, repeated names kept, and whether
+    /// an object nested anywhere in it repeats a name.
+    Object(Vec<(String, Value)>, bool),
     /// Well-formed JSON that is not an object.
     NotAnObject,
     /// Not JSON (or nested deeper than `serde_json` allows).
@@ -31,13 +33,19 @@ impl Document {
         if deserializer.end().is_err() {
             return Document::NotJson;
         }
-        document
+        match document {
+            Document::Object(members, _) => {
+                let nested = members.iter().any(|(_, value)| nested_repeat(value, bytes));
+                Document::Object(members, nested)
+            }
+            other => other,
+        }
     }
 
     /// The object's members, if it is one.
     pub fn members(&self) -> Option<&[(String, Value)]> {
         match self {
-            Document::Object(members) => Some(members),
+            Document::Object(members, _) => Some(members),
             _ => None,
         }
     }
@@ -45,6 +53,9 @@ impl Document {
     /// The object without repeated names, as a map; `None` if it is not an
     /// object or repeats a name.
     pub fn unique_object(&self) -> Option<Map<String, Value>> {
+        if matches!(self, Document::Object(_, true)) {
+            return None;
+        }
         let members = self.members()?;
         let mut map = Map::new();
         for (name, value) in members {
@@ -53,6 +64,93 @@ impl Document {
             }
         }
         Some(map)
+    }
+}
+
+/// Whether `value` holds an object (at any depth) whose source text in
+/// `bytes` repeats a member name. `serde_json::Value` has already collapsed
+/// repeats, so the source is read again: every object in the document is
+/// re-read with its members kept in order.
+fn nested_repeat(value: &Value, bytes: &[u8]) -> bool {
+    fn has_object(value: &Value) -> bool {
+        match value {
+            Value::Object(_) => true,
+            Value::Array(items) => items.iter().any(has_object),
+            _ => false,
+        }
+    }
+    if !has_object(value) {
+        return false;
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer
+        .deserialize_any(RepeatVisitor { depth: 0 })
+        .unwrap_or(false)
+}
+
+/// Reads a document and answers whether any object below the top level
+/// repeats a name.
+struct RepeatVisitor {
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RepeatVisitor {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RepeatVisitor {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
+        let mut names = std::collections::HashSet::new();
+        let mut repeat = false;
+        while let Some(name) = access.next_key::<String>()? {
+            if !names.insert(name) && self.depth > 0 {
+                repeat = true;
+            }
+            repeat |= access.next_value_seed(RepeatVisitor { depth: self.depth + 1 })?;
+        }
+        Ok(repeat)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
+        let mut repeat = false;
+        while let Some(inner) = access.next_element_seed(RepeatVisitor { depth: self.depth + 1 })? {
+            repeat |= inner;
+        }
+        Ok(repeat)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
     }
 }
 
@@ -79,7 +177,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         while let Some(name) = access.next_key::<String>()? {
             members.push((name, access.next_value::<Value>()?));
         }
-        Ok(Document::Object(members))
+        Ok(Document::Object(members, false))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Document, A::Error> {

@@ -228,7 +228,7 @@ pub fn check_error(response: &HttpResponse, error: &Error) {
     assert!(debug.len() < MAX_DEBUG, "debug of {} bytes", debug.len());
     match error {
         Error::OAuth(oauth) => {
-            assert_eq!(oauth.status, status);
+            assert_eq!(oauth.status, Some(status));
             let code = oauth.error.as_str();
             // RFC 6749 §5.2: the code is one or more characters; one that
             // cleaning left empty says nothing (the core refuses `""`).
