@@ -152,7 +152,7 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// The family and curve of a [`Jwk`].
+/// The family and curve of a [`Jwk`](crate::Jwk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyType {

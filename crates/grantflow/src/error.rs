@@ -1,18 +1,6 @@
 //! The one error type of the core, and the check enums it carries.
 //!
-//! [`Error`] keeps five families apart, because a caller reacts to each
-//! differently; [`Error::kind`] sorts every error into one of them:
-//!
-//! | [`ErrorKind`] | what happened | what a caller does |
-//! |---|---|---|
-//! | [`Refused`](ErrorKind::Refused) | the server said no: [`Error::OAuth`] with an RFC 6749 §5.2 [`ErrorResponse`] (`invalid_client`, `invalid_grant`, …) | show it, or act on [`ErrorResponse::error`] |
-//! | [`Malformed`](ErrorKind::Malformed) | the server answered nonsense: [`Error::MalformedResponse`] with the status, what was wrong and at most a short excerpt that cannot hold a secret | report it; retrying will not help |
-//! | [`CheckFailed`](ErrorKind::CheckFailed) | a security check failed: `state`, `iss`, a signature, an expired ID token… each its own variant | refuse the sign-in; never retry blindly |
-//! | [`Misuse`](ErrorKind::Misuse) | the caller misused the API: a bad URL, a missing endpoint, a public client asking for a confidential grant, a flow driven out of order | fix the code or the configuration |
-//! | [`Retryable`](ErrorKind::Retryable) | the server is in trouble: a 5xx, `temporarily_unavailable` or `server_error` | retry later (adapters add transport errors here) |
-//!
-//! Messages are lower-case without a trailing period, and never contain a
-//! secret. Adapters wrap this type and add their transport errors.
+//! The user-facing documentation is on [`Error`].
 
 use core::fmt;
 
@@ -22,8 +10,22 @@ use crate::time::UnixTime;
 /// The longest compact JWS accepted, in bytes ([`CompactJws::MAX_LEN`](crate::CompactJws::MAX_LEN)).
 pub(crate) const MAX_JWS_LEN: usize = 64 * 1024;
 
-/// Everything that can go wrong in the core. See the [module docs](self)
-/// and [`Error::kind`].
+/// Everything that can go wrong in the core. See [`Error::kind`] and
+/// the table below.
+///
+/// [`Error`] keeps five families apart, because a caller reacts to each
+/// differently; [`Error::kind`] sorts every error into one of them:
+///
+/// | [`ErrorKind`] | what happened | what a caller does |
+/// |---|---|---|
+/// | [`Refused`](ErrorKind::Refused) | the server said no: [`Error::OAuth`] with an RFC 6749 §5.2 [`ErrorResponse`] (`invalid_client`, `invalid_grant`, …) | show it, or act on [`ErrorResponse::error`] |
+/// | [`Malformed`](ErrorKind::Malformed) | the server answered nonsense: [`Error::MalformedResponse`] with the status, what was wrong and at most a short excerpt that cannot hold a secret | report it; retrying will not help |
+/// | [`CheckFailed`](ErrorKind::CheckFailed) | a security check failed: `state`, `iss`, a signature, an expired ID token… each its own variant | refuse the sign-in; never retry blindly |
+/// | [`Misuse`](ErrorKind::Misuse) | the caller misused the API: a bad URL, a missing endpoint, a public client asking for a confidential grant, a flow driven out of order | fix the code or the configuration |
+/// | [`Retryable`](ErrorKind::Retryable) | the server is in trouble: a 5xx, `temporarily_unavailable` or `server_error` | retry later (adapters add transport errors here) |
+///
+/// Messages are lower-case without a trailing period, and never contain a
+/// secret. Adapters wrap this type and add their transport errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -197,7 +199,7 @@ impl std::error::Error for Error {
 }
 
 /// The family of an [`Error`]: what the caller can do about it. See the
-/// [module docs](self).
+/// [`Error`] docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -650,7 +652,7 @@ pub enum JwsError {
     /// `alg` is one this crate implements but the caller's policy does not
     /// allow; also returned by the `verify_*` methods when asked to verify
     /// with an algorithm other than the header's (naming the header's), or
-    /// when [`CompactJws::verify_hmac`] is given a public-key algorithm.
+    /// when [`CompactJws::verify_hmac`](crate::CompactJws::verify_hmac) is given a public-key algorithm.
     AlgorithmNotAllowed {
         /// The algorithm.
         alg: Algorithm,

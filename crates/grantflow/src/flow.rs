@@ -1,31 +1,6 @@
 //! The one contract every flow follows: [`Flow`] and its [`Step`]s.
 //!
-//! A flow never performs IO. It tells its driver what to do next — send this
-//! request, wait until then, or stop with a result — and the driver tells it
-//! what happened. One driver loop runs every flow:
-//!
-//! ```text
-//!            start(now)
-//!                │
-//!                ▼
-//!   ┌──────── Step ◀───────────────────────────┐
-//!   │  Send(request) ──► perform it ──► handle_response(response, now)
-//!   │  WaitUntil(t) ───► sleep until t ─► handle_timeout(now)
-//!   │  Done(output) ───► the flow is over
-//!   └───────────────────────────────────────────┘
-//! ```
-//!
-//! The rules every flow keeps, and every driver may rely on:
-//!
-//! - [`Step`] has exactly three variants, and a driver matches all three with
-//!   no catch-all.
-//! - On [`Step::WaitUntil`] the driver waits until the deadline, then calls
-//!   [`Flow::handle_timeout`]. A call before the deadline changes nothing and
-//!   returns the same `WaitUntil` again, so a driver woken early just waits
-//!   the rest. A flow that never waits answers `handle_timeout` with
-//!   [`Error::UnexpectedCall`].
-//! - Any error ends the flow: every later call returns an error
-//!   ([`Error::UnexpectedCall`]), never a request and never a result.
+//! The user-facing documentation is on [`Flow`] and [`Step`].
 
 use core::fmt;
 
@@ -108,6 +83,33 @@ impl<T: fmt::Debug> fmt::Debug for Step<T> {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// A flow never performs IO. It tells its driver what to do next — send this
+/// request, wait until then, or stop with a result — and the driver tells it
+/// what happened. One driver loop runs every flow:
+///
+/// ```text
+///            start(now)
+///                │
+///                ▼
+///   ┌──────── Step ◀───────────────────────────┐
+///   │  Send(request) ──► perform it ──► handle_response(response, now)
+///   │  WaitUntil(t) ───► sleep until t ─► handle_timeout(now)
+///   │  Done(output) ───► the flow is over
+///   └───────────────────────────────────────────┘
+/// ```
+///
+/// The rules every flow keeps, and every driver may rely on:
+///
+/// - [`Step`] has exactly three variants, and a driver matches all three with
+///   no catch-all.
+/// - On [`Step::WaitUntil`] the driver waits until the deadline, then calls
+///   [`Flow::handle_timeout`]. A call before the deadline changes nothing and
+///   returns the same `WaitUntil` again, so a driver woken early just waits
+///   the rest. A flow that never waits answers `handle_timeout` with
+///   [`Error::UnexpectedCall`].
+/// - Any error ends the flow: every later call returns an error
+///   ([`Error::UnexpectedCall`]), never a request and never a result.
 pub trait Flow {
     /// What the flow produces when it is done.
     type Output;

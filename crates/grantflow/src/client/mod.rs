@@ -5,42 +5,22 @@
 //! can keep one in its state and share it. Flows are started from it.
 
 use core::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use http::HeaderValue;
+use std::sync::Arc;
 
 use crate::alg::Algorithm;
 use crate::endpoint::{EndpointUrl, Issuer};
 use crate::error::Error;
 use crate::jose::JwkSet;
-use crate::message::{HttpRequest, form_post, get_json};
-use crate::time::UnixTime;
-use crate::types::{ClientId, ClientSecret};
+use crate::types::ClientId;
 
+mod auth;
+mod keys;
 mod policy;
 
-pub use policy::IdTokenPolicy;
+pub use auth::ClientAuth;
+use keys::KeyCache;
 
-/// How the client authenticates to the token endpoint (RFC 6749 §2.3).
-///
-/// Exactly one method is used per request (RFC 6749 §2.3.1).
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// A public client (RFC 6749 §2.1): it cannot keep a secret, so it sends
-    /// only its `client_id` in the request body. Native, desktop and browser
-    /// applications are public clients.
-    None,
-    /// HTTP Basic authentication (RFC 6749 §2.3.1, `client_secret_basic`):
-    /// the id and secret are each `application/x-www-form-urlencoded` before
-    /// being joined with `:` and base64-encoded, as the RFC requires.
-    ClientSecretBasic(ClientSecret),
-    /// The id and secret as form parameters in the request body
-    /// (`client_secret_post`).
-    ClientSecretPost(ClientSecret),
-}
+pub use policy::IdTokenPolicy;
 
 /// An OAuth 2.0 client registration.
 ///
@@ -117,43 +97,6 @@ pub struct Endpoints {
     pub pushed_authorization_request: Option<EndpointUrl>,
     /// `end_session_endpoint` (OpenID Connect RP-Initiated Logout §2.1).
     pub end_session: Option<EndpointUrl>,
-}
-
-/// The provider's signing keys, shared by every clone of a [`Client`] so that
-/// a key-rotation re-fetch made by one flow serves the next.
-#[derive(Debug, Default)]
-struct KeyCache {
-    jwks_uri: Option<EndpointUrl>,
-    state: Mutex<KeyState>,
-}
-
-#[derive(Debug, Default)]
-struct KeyState {
-    keys: Arc<JwkSet>,
-    /// Whether a key set was ever stored (initially, or by a fetch).
-    loaded: bool,
-    /// When the last re-fetch for an unknown `kid` was started.
-    last_refetch: Option<UnixTime>,
-}
-
-impl KeyCache {
-    fn new(jwks_uri: Option<EndpointUrl>, keys: Option<JwkSet>) -> Self {
-        let loaded = keys.is_some();
-        KeyCache {
-            jwks_uri,
-            state: Mutex::new(KeyState {
-                keys: Arc::new(keys.unwrap_or_default()),
-                loaded,
-                last_refetch: None,
-            }),
-        }
-    }
-
-    /// The state, even if another thread panicked while holding the lock:
-    /// every write leaves it consistent (single assignments).
-    fn lock(&self) -> std::sync::MutexGuard<'_, KeyState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl fmt::Debug for Client {
@@ -351,42 +294,14 @@ impl Client {
         &self.inner.policy
     }
 
-    /// The provider's signing keys as last fetched (shared by every clone
-    /// of this client).
-    pub fn keys(&self) -> Arc<JwkSet> {
-        Arc::clone(&self.inner.keys.lock().keys)
-    }
-
     /// Whether authorization responses must carry RFC 9207 `iss`.
     pub(crate) fn callback_iss_required(&self) -> bool {
         self.inner.callback_iss_required
     }
 
-    /// A JWKS request, if the keys may be (re-)fetched at `now`: the client
-    /// has a `jwks_uri`, and either never loaded keys or last re-fetched them
-    /// at least [`IdTokenPolicy::jwks_refetch_interval`] seconds ago. The
-    /// attempt is recorded, so concurrent flows do not all fetch.
-    pub(crate) fn jwks_refetch(&self, now: UnixTime) -> Option<HttpRequest> {
-        let cache = &self.inner.keys;
-        let jwks_uri = cache.jwks_uri.as_ref()?;
-        let mut state = cache.lock();
-        if state.loaded {
-            // A re-fetch: rate-limited. The initial load is not.
-            if let Some(last) = state.last_refetch {
-                if last.secs_until(now) < self.inner.policy.jwks_refetch_interval {
-                    return None;
-                }
-            }
-            state.last_refetch = Some(now);
-        }
-        Some(get_json(jwks_uri))
-    }
-
-    /// Replaces the cached keys with a freshly fetched set.
-    pub(crate) fn store_jwks(&self, keys: JwkSet) {
-        let mut state = self.inner.keys.lock();
-        state.keys = Arc::new(keys);
-        state.loaded = true;
+    /// The shared key cache.
+    fn key_cache(&self) -> &KeyCache {
+        &self.inner.keys
     }
 
     /// Whether this is a public client (no client authentication).
@@ -397,90 +312,12 @@ impl Client {
     pub(crate) fn require_token_endpoint(&self) -> Result<&EndpointUrl, Error> {
         self.require_endpoint(|e| e.token.as_ref(), "token_endpoint")
     }
-
-    /// Builds a token endpoint request (RFC 6749 §3.2): a form POST of
-    /// `params`, authenticated with this client's method.
-    pub(crate) fn token_request<'a>(
-        &self,
-        params: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<HttpRequest, Error> {
-        let endpoint = self.require_token_endpoint()?;
-        let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
-        form.extend_pairs(params);
-        let authorization = match &self.inner.auth {
-            ClientAuth::None => {
-                form.append_pair("client_id", self.inner.client_id.as_str());
-                None
-            }
-            ClientAuth::ClientSecretPost(secret) => {
-                form.append_pair("client_id", self.inner.client_id.as_str());
-                form.append_pair("client_secret", secret.secret());
-                None
-            }
-            ClientAuth::ClientSecretBasic(secret) => {
-                Some(basic_authorization(&self.inner.client_id, secret))
-            }
-        };
-        Ok(form_post(
-            endpoint,
-            form.finish().into_bytes(),
-            authorization,
-        ))
-    }
-}
-
-/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, per
-/// RFC 6749 §2.3.1 (a plain RFC 7617 encoding breaks secrets with `:`, `%` or
-/// `+` on conforming servers). The header is marked sensitive so HTTP stacks
-/// that honour the flag keep it out of logs.
-fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> HeaderValue {
-    let mut credentials = String::with_capacity(id.as_str().len() + secret.secret().len() + 8);
-    credentials.extend(form_urlencoded::byte_serialize(id.as_str().as_bytes()));
-    credentials.push(':');
-    credentials.extend(form_urlencoded::byte_serialize(secret.secret().as_bytes()));
-    let mut header = String::with_capacity(6 + credentials.len().div_ceil(3) * 4);
-    header.push_str("Basic ");
-    STANDARD.encode_string(credentials.as_bytes(), &mut header);
-    zeroize::Zeroize::zeroize(&mut credentials);
-    #[allow(clippy::expect_used)]
-    let mut value = HeaderValue::try_from(header)
-        // "Basic " and the base64 alphabet are visible ASCII, always a valid header value.
-        .expect("base64 is a valid header value");
-    value.set_sensitive(true);
-    value
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn decode_basic(value: &HeaderValue) -> String {
-        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
-        String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn basic_credentials_are_form_urlencoded_first() {
-        let value = basic_authorization(
-            &ClientId::new("my client:1"),
-            &ClientSecret::new("s3cr3t:with/special+chars&=%"),
-        );
-        assert!(value.is_sensitive());
-        assert_eq!(
-            decode_basic(&value),
-            "my+client%3A1:s3cr3t%3Awith%2Fspecial%2Bchars%26%3D%25"
-        );
-    }
-
-    #[test]
-    fn basic_credentials_rfc6749_example() {
-        // RFC 6749 §2.3.1: "Authorization: Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3"
-        let value = basic_authorization(
-            &ClientId::new("s6BhdRkqt3"),
-            &ClientSecret::new("7Fjfp0ZBr1KtDRbnfVdmIw"),
-        );
-        assert_eq!(value, "Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
-    }
+    use crate::types::ClientSecret;
 
     #[test]
     fn public_clients_send_their_id_in_the_body() {

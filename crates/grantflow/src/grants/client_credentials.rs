@@ -1,40 +1,7 @@
 //! The client credentials grant (RFC 6749 §4.4): a confidential client asks
 //! for an access token on its own behalf.
 //!
-//! ```text
-//!   New ──start──▶ Sent ──handle_response──▶ Done(TokenSet)
-//!                    │
-//!                    └── an error response or a malformed one ends the flow
-//! ```
-//!
-//! The request is `grant_type=client_credentials`, the optional `scope`,
-//! any RFC 8707 `resource` indicators, an `audience` (Auth0, Okta and others)
-//! and extra parameters, authenticated with the client's method:
-//!
-//! ```
-//! use grantflow::{Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Flow, Scope, Step, UnixTime};
-//!
-//! # fn main() -> Result<(), grantflow::Error> {
-//! let client = Client::new(
-//!     ClientId::new("svc"),
-//!     ClientAuth::ClientSecretPost(ClientSecret::new("s3cr3t")),
-//! )
-//! .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token")?);
-//!
-//! let mut flow = client
-//!     .client_credentials()?
-//!     .scope(Scope::new("api:read")?)
-//!     .resource(url::Url::parse("https://api.example.com/").unwrap());
-//! let Step::Send(request) = flow.start(UnixTime::from_secs(0))? else { unreachable!() };
-//! assert_eq!(request.method(), "POST");
-//! assert_eq!(
-//!     request.body().as_slice(),
-//!     b"grant_type=client_credentials&scope=api%3Aread\
-//!       &resource=https%3A%2F%2Fapi.example.com%2F&client_id=svc&client_secret=s3cr3t"
-//! );
-//! # Ok(())
-//! # }
-//! ```
+//! The user-facing documentation is on [`ClientCredentials`].
 
 use crate::client::Client;
 use crate::error::Error;
@@ -82,7 +49,42 @@ enum State {
 }
 
 /// The client credentials grant as a [`Flow`]. Made by
-/// [`Client::client_credentials`]; see the [module docs](self).
+/// [`Client::client_credentials`].
+///
+/// ```text
+///   New ──start──▶ Sent ──handle_response──▶ Done(TokenSet)
+///                    │
+///                    └── an error response or a malformed one ends the flow
+/// ```
+///
+/// The request is `grant_type=client_credentials`, the optional `scope`,
+/// any RFC 8707 `resource` indicators, an `audience` (Auth0, Okta and others)
+/// and extra parameters, authenticated with the client's method:
+///
+/// ```
+/// use grantflow::{Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Flow, Scope, Step, UnixTime};
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let client = Client::new(
+///     ClientId::new("svc"),
+///     ClientAuth::ClientSecretPost(ClientSecret::new("s3cr3t")),
+/// )
+/// .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token")?);
+///
+/// let mut flow = client
+///     .client_credentials()?
+///     .scope(Scope::new("api:read")?)
+///     .resource(url::Url::parse("https://api.example.com/").unwrap());
+/// let Step::Send(request) = flow.start(UnixTime::from_secs(0))? else { unreachable!() };
+/// assert_eq!(request.method(), "POST");
+/// assert_eq!(
+///     request.body().as_slice(),
+///     b"grant_type=client_credentials&scope=api%3Aread\
+///       &resource=https%3A%2F%2Fapi.example.com%2F&client_id=svc&client_secret=s3cr3t"
+/// );
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct ClientCredentials {
     client: Client,

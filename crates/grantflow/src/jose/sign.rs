@@ -3,64 +3,7 @@
 //! the crate-internal `sign_compact` that JWT client assertions (RFC 7523)
 //! and DPoP proofs (RFC 9449) are built with.
 //!
-//! `sign_compact` follows RFC 7515 §5.1: it builds the JOSE header from the
-//! caller's members plus `alg` from the signer (and `kid` when the signer has
-//! one and the caller set none), encodes header and payload as unpadded
-//! base64url (RFC 7515 §2), signs the ASCII signing input
-//! `BASE64URL(header) || '.' || BASE64URL(payload)` and appends the encoded
-//! signature. It refuses a caller header whose `alg` differs from the
-//! signer's, and a signature of the wrong size for the algorithm (an ECDSA
-//! signature in DER, say), so a malformed JWS never leaves the crate.
-//!
-//! # The signers the core ships: no generator needed
-//!
-//! The core never reads the OS random generator. Randomness a flow needs (a
-//! `jti`, say) is drawn from the caller's generator when the flow is built;
-//! signing inside a running flow goes through [`JwsSigner`], which takes no
-//! generator. So the core ships only signers whose signatures are a pure
-//! function of key and message:
-//!
-//! - [`Ed25519Signer`]: EdDSA with Ed25519 (RFC 8037 §3.1, RFC 8032), which
-//!   is deterministic by construction; on `ring`.
-//! - [`Es256Signer`]: ECDSA on P-256 with SHA-256 (RFC 7518 §3.4) with the
-//!   nonce derived from key and message as RFC 6979 §3.2 describes; on the
-//!   RustCrypto `p256` crate. The signature is the fixed-width `r || s` of
-//!   RFC 7518 §3.4 (64 bytes), not DER.
-//!
-//! Signers that need OS entropy — RSASSA-PSS (RFC 7518 §3.5), `ring`'s
-//! randomized ECDSA, or a key in an HSM or a cloud KMS — come from an
-//! adapter or from the user, by implementing [`JwsSigner`]; the core treats
-//! them exactly like its own.
-//!
-//! # Example
-//!
-//! ```
-//! use grantflow::{Algorithm, Ed25519Signer, JwsSigner};
-//!
-//! # fn main() -> Result<(), grantflow::SignError> {
-//! // The private key of RFC 8037 Appendix A.1 (a 32-byte Ed25519 seed).
-//! let seed = [
-//!     0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec,
-//!     0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03,
-//!     0x1c, 0xae, 0x7f, 0x60,
-//! ];
-//! let signer = Ed25519Signer::from_seed(&seed)?.with_key_id("2024-05");
-//! assert_eq!(signer.algorithm(), Algorithm::EdDsa);
-//! assert_eq!(signer.key_id(), Some("2024-05"));
-//!
-//! // The public JWK (RFC 8037 §2) carries no private member.
-//! let jwk = signer.public_jwk().expect("built-in signers publish their key");
-//! assert_eq!(jwk["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
-//! assert!(jwk.get("d").is_none());
-//!
-//! // Deterministic: the same input gives the same 64-byte signature.
-//! let signature = signer.sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc")?;
-//! assert_eq!(signature.len(), 64);
-//! // `Debug` names the signer and its key id, never the key.
-//! assert_eq!(format!("{signer:?}"), r#"Ed25519Signer { kid: Some("2024-05"), .. }"#);
-//! # Ok(())
-//! # }
-//! ```
+//! The user-facing documentation is on [`JwsSigner`].
 
 use core::fmt;
 use std::sync::Arc;
@@ -115,6 +58,65 @@ const QUOTE_MAX: usize = 32;
 /// assert_eq!(signer.sign(b"a.b")?.len(), 32);
 /// assert!(signer.public_jwk().is_none());
 /// # Ok::<(), SignError>(())
+/// ```
+///
+/// `sign_compact` follows RFC 7515 §5.1: it builds the JOSE header from the
+/// caller's members plus `alg` from the signer (and `kid` when the signer has
+/// one and the caller set none), encodes header and payload as unpadded
+/// base64url (RFC 7515 §2), signs the ASCII signing input
+/// `BASE64URL(header) || '.' || BASE64URL(payload)` and appends the encoded
+/// signature. It refuses a caller header whose `alg` differs from the
+/// signer's, and a signature of the wrong size for the algorithm (an ECDSA
+/// signature in DER, say), so a malformed JWS never leaves the crate.
+///
+/// # The signers the core ships: no generator needed
+///
+/// The core never reads the OS random generator. Randomness a flow needs (a
+/// `jti`, say) is drawn from the caller's generator when the flow is built;
+/// signing inside a running flow goes through [`JwsSigner`], which takes no
+/// generator. So the core ships only signers whose signatures are a pure
+/// function of key and message:
+///
+/// - [`Ed25519Signer`]: EdDSA with Ed25519 (RFC 8037 §3.1, RFC 8032), which
+///   is deterministic by construction; on `ring`.
+/// - [`Es256Signer`]: ECDSA on P-256 with SHA-256 (RFC 7518 §3.4) with the
+///   nonce derived from key and message as RFC 6979 §3.2 describes; on the
+///   RustCrypto `p256` crate. The signature is the fixed-width `r || s` of
+///   RFC 7518 §3.4 (64 bytes), not DER.
+///
+/// Signers that need OS entropy — RSASSA-PSS (RFC 7518 §3.5), `ring`'s
+/// randomized ECDSA, or a key in an HSM or a cloud KMS — come from an
+/// adapter or from the user, by implementing [`JwsSigner`]; the core treats
+/// them exactly like its own.
+///
+/// # Example
+///
+/// ```
+/// use grantflow::{Algorithm, Ed25519Signer, JwsSigner};
+///
+/// # fn main() -> Result<(), grantflow::SignError> {
+/// // The private key of RFC 8037 Appendix A.1 (a 32-byte Ed25519 seed).
+/// let seed = [
+///     0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec,
+///     0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03,
+///     0x1c, 0xae, 0x7f, 0x60,
+/// ];
+/// let signer = Ed25519Signer::from_seed(&seed)?.with_key_id("2024-05");
+/// assert_eq!(signer.algorithm(), Algorithm::EdDsa);
+/// assert_eq!(signer.key_id(), Some("2024-05"));
+///
+/// // The public JWK (RFC 8037 §2) carries no private member.
+/// let jwk = signer.public_jwk().expect("built-in signers publish their key");
+/// assert_eq!(jwk["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+/// assert!(jwk.get("d").is_none());
+///
+/// // Deterministic: the same input gives the same 64-byte signature.
+/// let signature = signer.sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc")?;
+/// assert_eq!(signature.len(), 64);
+/// // `Debug` names the signer and its key id, never the key.
+/// assert_eq!(format!("{signer:?}"), r#"Ed25519Signer { kid: Some("2024-05"), .. }"#);
+/// # Ok(())
+/// # }
 /// ```
 pub trait JwsSigner: Send + Sync {
     /// The algorithm this signer signs with; it becomes the header's `alg`.

@@ -2,89 +2,7 @@
 //! Authorization Server Metadata (RFC 8414), as a [`Flow`] that fetches the
 //! metadata document and then, for OpenID providers, the JWK set.
 //!
-//! ```text
-//!   New ──start──▶ Metadata ──handle_response──▶ Jwks ──handle_response──▶ Done(DiscoveredProvider)
-//!                  GET well-known     │          GET jwks_uri
-//!                                     │
-//!                                     └── no JWK set wanted ──────────────▶ Done(DiscoveredProvider)
-//!
-//!   Any error ends the flow, and no further request is emitted: an error
-//!   status, a malformed document, an issuer other than the configured one,
-//!   an endpoint that is not https, a malformed JWK set.
-//! ```
-//!
-//! - [`Discovery::openid`] fetches `{issuer}/.well-known/openid-configuration`
-//!   (OIDC Discovery §4.1: any terminating `/` of the issuer is removed
-//!   first), requires the fields OIDC Discovery §3 calls REQUIRED, then
-//!   fetches the JWK set at `jwks_uri`.
-//! - [`Discovery::oauth`] fetches
-//!   `https://host[:port]/.well-known/oauth-authorization-server{path}`
-//!   (RFC 8414 §3.1: the well-known segment goes *before* the issuer's path)
-//!   and requires only `issuer`; it fetches the JWK set only when asked to
-//!   with [`Discovery::with_jwks`] and the document has a `jwks_uri`.
-//!
-//! Whatever the kind, the document's `issuer` must be **identical** to the
-//! configured [`Issuer`] — no normalisation, so a trailing slash or a change
-//! of letter case is a mismatch — before anything else in it is looked at
-//! (RFC 8414 §3.3, OIDC Discovery §4.3); otherwise the flow ends with
-//! [`Error::MetadataIssuerMismatch`] and nothing in the document is used. Every
-//! endpoint in the document must be `https` (`http` to a loopback host
-//! excepted), or the whole document is refused with [`Error::InsecureUrl`].
-//! The `jwks_uri` is used exactly as published: it may be on another host and
-//! may change from one fetch to the next.
-//!
-//! ```
-//! use grantflow::{Discovery, Flow, Issuer, Step, UnixTime};
-//!
-//! # fn main() -> Result<(), grantflow::Error> {
-//! let now = UnixTime::from_secs(1_700_000_000);
-//! let mut flow = Discovery::openid(Issuer::new("https://server.example.com")?);
-//! let mut step = flow.start(now)?;
-//! let provider = loop {
-//!     step = match step {
-//!         Step::Send(request) => {
-//!             assert_eq!(request.method(), "GET");
-//!             // A real driver sends `request` here; this one answers it.
-//!             let body: &[u8] = match request.uri().path() {
-//!                 "/.well-known/openid-configuration" => br#"{
-//!                     "issuer": "https://server.example.com",
-//!                     "authorization_endpoint": "https://server.example.com/authorize",
-//!                     "token_endpoint": "https://server.example.com/token",
-//!                     "jwks_uri": "https://server.example.com/jwks.json",
-//!                     "response_types_supported": ["code"],
-//!                     "subject_types_supported": ["public"],
-//!                     "id_token_signing_alg_values_supported": ["ES256"]
-//!                 }"#,
-//!                 "/jwks.json" => br#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "1",
-//!                     "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
-//!                     "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#,
-//!                 other => unreachable!("unexpected request to {other}"),
-//!             };
-//!             let response = http::Response::builder()
-//!                 .status(200)
-//!                 .header("content-type", "application/json")
-//!                 .body(body.to_vec())
-//!                 .unwrap();
-//!             flow.handle_response(response, now)?
-//!         }
-//!         Step::Done(provider) => break provider,
-//!         Step::WaitUntil(deadline) => flow.handle_timeout(deadline)?, // discovery never waits
-//!     };
-//! };
-//! assert_eq!(provider.issuer().as_str(), "https://server.example.com");
-//! assert_eq!(
-//!     provider.metadata().token_endpoint.as_ref().map(|e| e.as_str()),
-//!     Some("https://server.example.com/token")
-//! );
-//! assert!(provider.jwks().is_some());
-//! assert_eq!(provider.fetched_at(), now);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! To use a document cached earlier, store its bytes and parse them again
-//! with [`ProviderMetadata::from_openid_json`] or
-//! [`ProviderMetadata::from_json`]: the same checks apply.
+//! The user-facing documentation is on [`Discovery`].
 
 use serde_json::{Map, Value};
 
@@ -487,7 +405,91 @@ enum State {
 }
 
 /// Provider discovery as a [`Flow`]: the metadata document, then the JWK
-/// set. See the [module docs](self).
+/// set.
+///
+/// ```text
+///   New ──start──▶ Metadata ──handle_response──▶ Jwks ──handle_response──▶ Done(DiscoveredProvider)
+///                  GET well-known     │          GET jwks_uri
+///                                     │
+///                                     └── no JWK set wanted ──────────────▶ Done(DiscoveredProvider)
+///
+///   Any error ends the flow, and no further request is emitted: an error
+///   status, a malformed document, an issuer other than the configured one,
+///   an endpoint that is not https, a malformed JWK set.
+/// ```
+///
+/// - [`Discovery::openid`] fetches `{issuer}/.well-known/openid-configuration`
+///   (OIDC Discovery §4.1: any terminating `/` of the issuer is removed
+///   first), requires the fields OIDC Discovery §3 calls REQUIRED, then
+///   fetches the JWK set at `jwks_uri`.
+/// - [`Discovery::oauth`] fetches
+///   `https://host[:port]/.well-known/oauth-authorization-server{path}`
+///   (RFC 8414 §3.1: the well-known segment goes *before* the issuer's path)
+///   and requires only `issuer`; it fetches the JWK set only when asked to
+///   with [`Discovery::with_jwks`] and the document has a `jwks_uri`.
+///
+/// Whatever the kind, the document's `issuer` must be **identical** to the
+/// configured [`Issuer`] — no normalisation, so a trailing slash or a change
+/// of letter case is a mismatch — before anything else in it is looked at
+/// (RFC 8414 §3.3, OIDC Discovery §4.3); otherwise the flow ends with
+/// [`Error::MetadataIssuerMismatch`] and nothing in the document is used. Every
+/// endpoint in the document must be `https` (`http` to a loopback host
+/// excepted), or the whole document is refused with [`Error::InsecureUrl`].
+/// The `jwks_uri` is used exactly as published: it may be on another host and
+/// may change from one fetch to the next.
+///
+/// ```
+/// use grantflow::{Discovery, Flow, Issuer, Step, UnixTime};
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let now = UnixTime::from_secs(1_700_000_000);
+/// let mut flow = Discovery::openid(Issuer::new("https://server.example.com")?);
+/// let mut step = flow.start(now)?;
+/// let provider = loop {
+///     step = match step {
+///         Step::Send(request) => {
+///             assert_eq!(request.method(), "GET");
+///             // A real driver sends `request` here; this one answers it.
+///             let body: &[u8] = match request.uri().path() {
+///                 "/.well-known/openid-configuration" => br#"{
+///                     "issuer": "https://server.example.com",
+///                     "authorization_endpoint": "https://server.example.com/authorize",
+///                     "token_endpoint": "https://server.example.com/token",
+///                     "jwks_uri": "https://server.example.com/jwks.json",
+///                     "response_types_supported": ["code"],
+///                     "subject_types_supported": ["public"],
+///                     "id_token_signing_alg_values_supported": ["ES256"]
+///                 }"#,
+///                 "/jwks.json" => br#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "1",
+///                     "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+///                     "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#,
+///                 other => unreachable!("unexpected request to {other}"),
+///             };
+///             let response = http::Response::builder()
+///                 .status(200)
+///                 .header("content-type", "application/json")
+///                 .body(body.to_vec())
+///                 .unwrap();
+///             flow.handle_response(response, now)?
+///         }
+///         Step::Done(provider) => break provider,
+///         Step::WaitUntil(deadline) => flow.handle_timeout(deadline)?, // discovery never waits
+///     };
+/// };
+/// assert_eq!(provider.issuer().as_str(), "https://server.example.com");
+/// assert_eq!(
+///     provider.metadata().token_endpoint.as_ref().map(|e| e.as_str()),
+///     Some("https://server.example.com/token")
+/// );
+/// assert!(provider.jwks().is_some());
+/// assert_eq!(provider.fetched_at(), now);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// To use a document cached earlier, store its bytes and parse them again
+/// with [`ProviderMetadata::from_openid_json`] or
+/// [`ProviderMetadata::from_json`]: the same checks apply.
 #[derive(Debug)]
 pub struct Discovery {
     issuer: Issuer,
