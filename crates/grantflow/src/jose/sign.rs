@@ -144,50 +144,28 @@ pub trait JwsSigner: Send + Sync {
     }
 }
 
-impl<T: JwsSigner + ?Sized> JwsSigner for &T {
-    fn algorithm(&self) -> Algorithm {
-        (**self).algorithm()
-    }
-    fn key_id(&self) -> Option<&str> {
-        (**self).key_id()
-    }
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
-        (**self).sign(signing_input)
-    }
-    fn public_jwk(&self) -> Option<Value> {
-        (**self).public_jwk()
-    }
+/// Forwards [`JwsSigner`] through a pointer type, so `&dyn JwsSigner`,
+/// `Box<dyn JwsSigner>` and `Arc<dyn JwsSigner>` are signers too.
+macro_rules! forward_signer {
+    ($($pointer:ty),*) => {$(
+        impl<T: JwsSigner + ?Sized> JwsSigner for $pointer {
+            fn algorithm(&self) -> Algorithm {
+                (**self).algorithm()
+            }
+            fn key_id(&self) -> Option<&str> {
+                (**self).key_id()
+            }
+            fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
+                (**self).sign(signing_input)
+            }
+            fn public_jwk(&self) -> Option<Value> {
+                (**self).public_jwk()
+            }
+        }
+    )*};
 }
 
-impl<T: JwsSigner + ?Sized> JwsSigner for Box<T> {
-    fn algorithm(&self) -> Algorithm {
-        (**self).algorithm()
-    }
-    fn key_id(&self) -> Option<&str> {
-        (**self).key_id()
-    }
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
-        (**self).sign(signing_input)
-    }
-    fn public_jwk(&self) -> Option<Value> {
-        (**self).public_jwk()
-    }
-}
-
-impl<T: JwsSigner + ?Sized> JwsSigner for Arc<T> {
-    fn algorithm(&self) -> Algorithm {
-        (**self).algorithm()
-    }
-    fn key_id(&self) -> Option<&str> {
-        (**self).key_id()
-    }
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
-        (**self).sign(signing_input)
-    }
-    fn public_jwk(&self) -> Option<Value> {
-        (**self).public_jwk()
-    }
-}
+forward_signer!(&T, Box<T>, Arc<T>);
 
 /// Why a key could not become a signer, or a JWS could not be signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
