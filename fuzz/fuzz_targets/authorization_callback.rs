@@ -1,27 +1,35 @@
-//! `PendingAuthorization::callback` on arbitrary redirects (RFC 6749
-//! §4.1.2, RFC 9207 §2.4), for a request begun with a deterministic
-//! generator, then the code exchange request it leads to.
+//! `PendingSignIn::callback` and `PendingAuthorization::callback` on
+//! arbitrary redirects (RFC 6749 §4.1.2, RFC 9207 §2.4), for a request begun
+//! with a deterministic generator, then the code exchange request it leads
+//! to.
 //!
-//! Input: one flag byte (bit 0: the client requires RFC 9207 `iss`; bit 1:
-//! a plain OAuth client without an issuer, so no `openid` either), then the
-//! redirect URL or query, as text (invalid UTF-8 replaced). In the text,
-//! `$S` stands for the request's real `state` and `$I` for the issuer, so
-//! the fuzzer can reach the checks behind the state comparison (which is
-//! constant-time, so gives it no comparison hints).
+//! Input: one flag byte, then the redirect URL or query, as text (invalid
+//! UTF-8 replaced). Flag bit 0: the client requires RFC 9207 `iss`; bit 1: a
+//! plain OAuth client without an issuer (`Client::authorize`) instead of a
+//! sign-in (`Client::sign_in`); bits 2–3: when the callback runs, relative
+//! to the request's beginning: 0 at once, 1 exactly at the end of the
+//! default 10 minutes (accepted), 2 one second later, 3 61 seconds before
+//! (a clock stepped back beyond the 60 s allowed). In the text, `$S` stands
+//! for the request's real `state` and `$I` for the issuer, so the fuzzer can
+//! reach the checks behind the state comparison (which is constant-time, so
+//! gives it no comparison hints).
 //!
 //! Oracles, beyond "no panic":
 //!
 //! - the outcome is exactly the documented one, derived here from the
-//!   form-decoded query: a response parameter (`code`, `state`, `iss`,
+//!   time and the form-decoded query: a callback outside the accepted time
+//!   window is `Expired`, whatever the redirect; then a response parameter
+//!   (`code`, `state`, `iss`,
 //!   `error`, `error_description`, `error_uri`) given twice is
 //!   `DuplicateParameter`; then an absent or empty `state` is
 //!   `MissingState`, another one `StateMismatch`; then a non-empty `iss`
 //!   other than the issuer is `IssuerMismatch`, an absent one
 //!   `MissingIssuer` when required; then an `error` is `Error::OAuth` with
-//!   status 0, a non-empty code and clean text, or `InvalidErrorCode` when
+//!   no status, a non-empty code and clean text, or `InvalidErrorCode` when
 //!   it has no printable character; then an absent `code` is `MissingCode`;
-//! - above all: success only when the query holds `state` exactly once, equal
-//!   to the one sent, and a non-empty `code` exactly once;
+//! - above all: success only in the time window, when the query holds
+//!   `state` exactly once, equal to the one sent, and a non-empty `code`
+//!   exactly once;
 //! - on success the token request (RFC 6749 §4.1.3) carries that code, the
 //!   redirect URI byte for byte, and a PKCE verifier whose S256 challenge
 //!   (RFC 7636 §4.6) is the one in the authorization URL.
@@ -33,7 +41,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantflow::CallbackError;
 use grantflow::rand_core;
 use grantflow::{
-    Client, ClientAuth, ClientId, EndpointUrl, Error, Flow, Issuer, Scope, Step, UnixTime,
+    Client, ClientAuth, ClientId, DEFAULT_MAX_PENDING_AGE, EndpointUrl, Error, Flow, Issuer,
+    PendingAuthorization, PendingSignIn, Scope, Step, UnixTime,
 };
 use grantflow_fuzz::check_printable;
 use libfuzzer_sys::fuzz_target;
@@ -77,6 +86,7 @@ impl rand_core::TryCryptoRng for Counter {}
 /// What the callback must do with a redirect.
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
+    Expired,
     InvalidUrl,
     Duplicate(String),
     MissingState,
@@ -149,12 +159,34 @@ fn outcome(
     }
 }
 
+/// The request as begun: a sign-in, or a plain OAuth authorization.
+enum Pending {
+    SignIn(PendingSignIn),
+    Plain(PendingAuthorization),
+}
+
+/// What the oracle knows about the request, the redirect and the outcome
+/// it expects.
+struct Case {
+    redirect: String,
+    pairs: Option<Vec<(String, String)>>,
+    state: String,
+    challenge: String,
+    want: Outcome,
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, text)) = data.split_first() else {
         return;
     };
     let iss_required = flags & 1 != 0;
     let with_issuer = flags & 2 == 0;
+    let (now, in_time) = match (flags >> 2) & 3 {
+        0 => (NOW, true),
+        1 => (NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE), true),
+        2 => (NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE + 1), false),
+        _ => (NOW.saturating_sub_secs(61), false),
+    };
 
     let mut client = Client::new(ClientId::new(CLIENT_ID), ClientAuth::None)
         .with_authorization_endpoint(
@@ -162,18 +194,23 @@ fuzz_target!(|data: &[u8]| {
         )
         .with_token_endpoint(EndpointUrl::parse("https://op.example.com/token").expect("valid"))
         .with_required_callback_iss(iss_required);
-    let scope = if with_issuer {
+    let (url, pending) = if with_issuer {
         client = client.with_issuer(Issuer::new(ISSUER).expect("valid"));
-        "openid"
+        let (url, pending) = client
+            .sign_in(REDIRECT)
+            .expect("a valid redirect uri")
+            .begin(&mut Counter(0), NOW)
+            .expect("the request begins");
+        (url, Pending::SignIn(pending))
     } else {
-        "profile"
+        let (url, pending) = client
+            .authorize(REDIRECT)
+            .expect("a valid redirect uri")
+            .scope(Scope::new("profile").expect("a valid scope"))
+            .begin(&mut Counter(0), NOW)
+            .expect("the request begins");
+        (url, Pending::Plain(pending))
     };
-    let (url, pending) = client
-        .authorize(REDIRECT)
-        .expect("a valid redirect uri")
-        .scope(Scope::new(scope).expect("a valid scope"))
-        .begin(&mut Counter(0), NOW)
-        .expect("the request begins");
     let param = |name: &str| {
         url.query_pairs()
             .find(|(k, _)| k == name)
@@ -191,19 +228,53 @@ fuzz_target!(|data: &[u8]| {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     });
-    let want = outcome(
-        pairs.as_deref(),
-        &state,
-        with_issuer.then_some(ISSUER),
-        iss_required,
-    );
+    let want = if in_time {
+        outcome(
+            pairs.as_deref(),
+            &state,
+            with_issuer.then_some(ISSUER),
+            iss_required,
+        )
+    } else {
+        Outcome::Expired
+    };
+    let case = Case {
+        redirect,
+        pairs,
+        state,
+        challenge,
+        want,
+    };
+    match pending {
+        Pending::SignIn(pending) => {
+            judge(pending.callback(&client, &case.redirect, now), case, now)
+        }
+        Pending::Plain(pending) => judge(pending.callback(&client, &case.redirect, now), case, now),
+    }
+});
 
-    let result = pending.callback(&client, &redirect);
+/// Checks the callback's `result` against the oracle, then the token request
+/// of the exchange it gave, if any.
+fn judge<F: Flow>(result: Result<F, Error>, case: Case, now: UnixTime)
+where
+    F::Output: std::fmt::Debug,
+{
+    let Case {
+        redirect,
+        pairs,
+        state,
+        challenge,
+        want,
+    } = case;
     let got = match &result {
         Ok(_) => None,
         Err(error) => {
             check_printable(error);
             Some(match error {
+                Error::Callback(CallbackError::Expired { began_at, now: at }) => {
+                    assert_eq!((*began_at, *at), (NOW, now));
+                    Outcome::Expired
+                }
                 Error::Callback(CallbackError::InvalidUrl) => Outcome::InvalidUrl,
                 Error::Callback(CallbackError::DuplicateParameter { name }) => {
                     Outcome::Duplicate(name.clone())
@@ -247,9 +318,14 @@ fuzz_target!(|data: &[u8]| {
         }
     };
 
-    // Success only with the exact state once and a non-empty code once,
-    // whatever else the outcome derivation above says.
+    // Success only in time, with the exact state once and a non-empty code
+    // once, whatever else the outcome derivation above says.
     if result.is_ok() {
+        assert!(
+            (NOW.saturating_sub_secs(60)..=NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE))
+                .contains(&now),
+            "accepted at {now}"
+        );
         let pairs = pairs.as_deref().expect("a parsed query");
         let states: Vec<_> = pairs.iter().filter(|(k, _)| k == "state").collect();
         let codes: Vec<_> = pairs.iter().filter(|(k, _)| k == "code").collect();
@@ -263,7 +339,7 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    let mut exchange = match (result, want) {
+    let (mut exchange, code) = match (result, want) {
         (Ok(exchange), Outcome::Exchange(code)) => (exchange, code),
         (Ok(_), want) => panic!("accepted {redirect:?}, expected {want:?}"),
         (Err(error), want) => {
@@ -273,7 +349,7 @@ fuzz_target!(|data: &[u8]| {
     };
 
     // The token request of RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5).
-    let request = match exchange.0.start(NOW) {
+    let request = match exchange.start(now) {
         Ok(Step::Send(request)) => request,
         other => panic!("the exchange did not send: {other:?}"),
     };
@@ -293,18 +369,18 @@ fuzz_target!(|data: &[u8]| {
     sent.sort();
     let mut want_sent = vec![
         ("client_id".to_owned(), CLIENT_ID.to_owned()),
-        ("code".to_owned(), exchange.1.clone()),
+        ("code".to_owned(), code),
         ("grant_type".to_owned(), "authorization_code".to_owned()),
         ("redirect_uri".to_owned(), REDIRECT.to_owned()),
     ];
     want_sent.sort();
     assert_eq!(sent, want_sent);
     assert!(matches!(
-        exchange.0.start(NOW),
+        exchange.start(now),
         Err(Error::UnexpectedCall { .. })
     ));
     assert!(matches!(
-        exchange.0.handle_timeout(NOW),
+        exchange.handle_timeout(now),
         Err(Error::UnexpectedCall { .. })
     ));
-});
+}

@@ -11,7 +11,7 @@
 //!
 //! | byte | meaning |
 //! |---|---|
-//! | 0 | flags: bits 0–1 leeway (`60`, `0`, `3600`, `u64::MAX`); bit 2 the header is fuzzed too; bit 3 `max_age` 600 was sent; bit 4 an access token to check `at_hash` against; bit 5 a code to check `c_hash` against; bit 6 `https://api.example.com` is a trusted audience |
+//! | 0 | flags: bits 0–1 leeway (`60`, `0`, `3600`, `u64::MAX`); bit 2 the header is fuzzed too; bit 3 `max_age` 600 was sent; bit 4 an access token to check `at_hash` against; bit 5 a code to check `c_hash` against; bit 6 `https://api.example.com` is a trusted audience; bit 7 `acr_values` `ACR_VALUES` was sent and the policy requires `acr` to be one of them |
 //! | 1 | `now`, as the time byte of `grantflow_fuzz` (`0` → 1 700 000 000, `1` → 0, `2` → just below `u64::MAX`, `3` → the next eight bytes) |
 //! | rest | with bit 2: the header JSON, a NUL, then the claims JSON; otherwise the claims JSON under `{"alg":"HS256","typ":"JWT"}` |
 //!
@@ -24,17 +24,22 @@
 //! numbers, `nbf <= now + leeway`; `nonce` the string `n`; `acr`, `azp`,
 //! `at_hash`, `c_hash` absent, `null` or strings, `amr` an array of
 //! strings; `azp` the client id; `auth_time` recent enough under `max_age`;
-//! `at_hash`/`c_hash` the left half of SHA-256 when checked), and on the
-//! header (the rules of `CompactJws::parse`, `alg` exactly `HS256`).
+//! `at_hash`/`c_hash` the left half of SHA-256 when checked; under bit 7,
+//! `acr` exactly one of the space-separated `ACR_VALUES`), and on the
+//! header (the rules of `CompactJws::parse`, `alg` exactly `HS256`, and
+//! `typ` absent or `JWT` as a media type — any case, `application/`
+//! optional — per RFC 8725 §3.11 and RFC 7515 §4.1.9).
 //! `validate` must succeed exactly when all hold, and then return exactly
 //! those values, every other claim in `extra`. A claim of the wrong JSON
-//! type must never be reported as missing (nor a missing one as mistyped).
+//! type must never be reported as missing (nor a missing one as mistyped);
+//! a `typ` refusal must quote the header's `typ`, which breaks the rule,
+//! and comes before any claim is read.
 
 #![no_main]
 
-use grantflow::{Expected, IdTokenError, IdTokenPolicy, IdTokenValidator};
 use grantflow::CompactJws;
 use grantflow::{Algorithm, ClientId, ClientSecret, Error, Issuer, JwkSet, RawIdToken, UnixTime};
+use grantflow::{Expected, IdTokenError, IdTokenPolicy, IdTokenValidator};
 use grantflow_fuzz::jose::header_rules;
 use grantflow_fuzz::json::{Document, Slot, is_string_array, numeric_date, slot};
 use grantflow_fuzz::{HMAC_SECRET, Reader, b64, check_printable, hs256_token};
@@ -53,6 +58,9 @@ const ACCESS_TOKEN: &str = "2YotnFZFEjr1zCsicMWpAA";
 const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA";
 const DEFAULT_HEADER: &[u8] = br#"{"alg":"HS256","typ":"JWT"}"#;
 const LEEWAYS: [u64; 4] = [60, 0, 3600, u64::MAX];
+/// The `acr_values` sent under bit 7 (with doubled and edge spaces, which
+/// separate nothing).
+const ACR_VALUES: &str = " urn:mace:incommon:iap:silver  loa-2 ";
 
 /// The claims this crate types; everything else goes to `extra`.
 const KNOWN: [&str; 13] = [
@@ -78,6 +86,7 @@ struct Setup {
     access_token: bool,
     code: bool,
     trusted: bool,
+    acr: bool,
 }
 
 /// The claims as they must come out, when the token must validate.
@@ -195,6 +204,13 @@ fn claim_rules(claims: &[u8], s: &Setup) -> Result<Want, &'static str> {
     if s.code && c_hash.as_ref().is_some_and(|h| *h != half_hash(CODE)) {
         return Err("c_hash");
     }
+    if s.acr
+        && !acr
+            .as_deref()
+            .is_some_and(|acr| ACR_VALUES.split_whitespace().any(|v| v == acr))
+    {
+        return Err("acr is not one of the acr_values sent");
+    }
     let mut extra = map;
     for name in KNOWN {
         extra.remove(name);
@@ -213,6 +229,14 @@ fn claim_rules(claims: &[u8], s: &Setup) -> Result<Want, &'static str> {
         c_hash,
         extra,
     })
+}
+
+/// Whether a header `typ` says "JWT" (RFC 7519 §5.1): a media type compared
+/// without regard to case, `application/` implied when there is no `/`
+/// (RFC 7515 §4.1.9). Written independently of the core's check.
+fn is_jwt_type(typ: &str) -> bool {
+    let lower = typ.to_ascii_lowercase();
+    lower == "jwt" || lower == "application/jwt"
 }
 
 /// Whether `value` has the JSON type the claim `name` must have.
@@ -288,6 +312,7 @@ fuzz_target!(|data: &[u8]| {
         access_token: flags & 16 != 0,
         code: flags & 32 != 0,
         trusted: flags & 64 != 0,
+        acr: flags & 128 != 0,
     };
     let rest = reader.rest();
     let (header, claims) = if flags & 4 != 0 {
@@ -307,6 +332,9 @@ fuzz_target!(|data: &[u8]| {
     if setup.trusted {
         policy = policy.with_trusted_audience(TRUSTED);
     }
+    if setup.acr {
+        policy = policy.with_acr_required(true);
+    }
     let validator = IdTokenValidator::new(
         Issuer::new(ISSUER).expect("a valid issuer"),
         ClientId::new(CLIENT_ID),
@@ -323,6 +351,9 @@ fuzz_target!(|data: &[u8]| {
     if setup.code {
         expected = expected.code(CODE);
     }
+    if setup.acr {
+        expected = expected.acr_values(ACR_VALUES);
+    }
     let raw = RawIdToken::new(token.clone());
     let result = validator.validate(&raw, &JwkSet::default(), expected, UnixTime::from_secs(now));
 
@@ -331,6 +362,8 @@ fuzz_target!(|data: &[u8]| {
             Err("alg is not HS256")
         } else if token.len() > CompactJws::MAX_LEN {
             Err("token too long")
+        } else if h.typ.as_deref().is_some_and(|typ| !is_jwt_type(typ)) {
+            Err("typ names another kind of jwt")
         } else {
             Ok(())
         }
@@ -348,6 +381,16 @@ fuzz_target!(|data: &[u8]| {
         (Err(error), Err(_)) => {
             check_printable(&error);
             match &error {
+                Error::IdToken(IdTokenError::WrongJwtType { typ }) => {
+                    let header = header_rules(header).expect("typ checked under a bad header");
+                    let sent = header.typ.expect("a typ refusal needs a typ");
+                    assert!(!is_jwt_type(&sent), "refused the typ {sent:?}");
+                    // Quoted cleaned and cut short, else as sent.
+                    assert!(typ.len() <= 128 && !typ.chars().any(char::is_control));
+                    if sent.len() <= 128 && !sent.chars().any(char::is_control) {
+                        assert_eq!(*typ, sent);
+                    }
+                }
                 Error::IdToken(claim_error) => {
                     assert!(
                         header_rules(header).is_ok(),
@@ -378,6 +421,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(c.nbf.map(UnixTime::as_secs), want.nbf);
     assert_eq!(c.auth_time.map(UnixTime::as_secs), want.auth_time);
     assert_eq!(c.acr, want.acr);
+    if setup.acr {
+        let acr = c.acr.as_deref().expect("a required acr is present");
+        assert!(ACR_VALUES.split(' ').any(|v| v == acr));
+    }
     assert_eq!(c.amr, want.amr);
     assert_eq!(c.azp, want.azp);
     assert_eq!(c.at_hash, want.at_hash);
@@ -385,5 +432,12 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(c.extra, want.extra);
     assert_eq!(id_token.algorithm(), Algorithm::Hs256);
     assert_eq!(id_token.raw().as_str(), token);
-    let _ = format!("{id_token:?}");
+    // Debug: never the raw token, and the nonce (always present here) redacted.
+    let debug = format!("{id_token:?}");
+    assert!(!debug.contains(&token), "the raw token in debug");
+    assert!(
+        debug.contains(r#"nonce: Some("<redacted>")"#),
+        "the nonce in debug: {debug}"
+    );
+    assert!(!format!("{id_token:#?}").contains(&token));
 });

@@ -11,33 +11,38 @@
 //! | byte | meaning |
 //! |---|---|
 //! | 0 | status: `STATUSES[b % 8]` of `grantflow_fuzz` |
-//! | 1 | bits 0–2: `Content-Type` from `CONTENT_TYPES` here (`b % 7`); bit 3: the harness signs the body (as the claims of an HS256 JWT under `{"alg":"HS256"}`); bit 4: the body starts with a `WWW-Authenticate` value, ended by a NUL |
+//! | 1 | bits 0–2: `Content-Type` from `CONTENT_TYPES` here (`b % 7`); bit 3: the harness signs the body (as the claims of an HS256 JWT under `SIGNED_HEADERS[bits 5–6]`); bit 4: the body starts with a `WWW-Authenticate` value, ended by a NUL; bit 7: the request is made with `userinfo_for_subject` and the stored `sub` instead of the ID token |
 //! | rest | the body |
 //!
 //! Oracles, beyond "no panic":
 //!
 //! - a success comes from a 2xx, has `sub` equal to the ID token's, and is
 //!   signed exactly when the response is `application/jwt`; a signed
-//!   success was signed by the harness (anything else is a forgery), its
+//!   success was signed by the harness (anything else is a forgery) under a
+//!   header whose `typ` is absent or says `JWT` (RFC 8725 §3.11), its
 //!   claims re-read with `serde_json` are an object without repeats with a
 //!   string `iss` equal to the issuer, an `aud` naming the client, and a
 //!   string `sub`; a plain success's claims are the body's members;
 //!   `claims` holds every other member, untouched;
-//! - conversely, a 2xx signed response whose claims meet those rules, or a
+//! - a signed response under another `typ` (`at+jwt`) fails with
+//!   `Error::UserInfo(WrongJwtType)`, before its claims are read;
+//! - conversely, a 2xx signed response whose header and claims meet those rules, or a
 //!   2xx `application/json` object without repeats, without `error` and
 //!   with `sub` `alice`, succeeds;
 //! - the flow never asks for anything more (there is no `jwks_uri`), and
-//!   errors print short and clean.
+//!   errors print short and clean;
+//! - both ways of naming the subject (`userinfo` with the ID token,
+//!   `userinfo_for_subject` with its stored `sub`) behave the same.
 
 #![no_main]
 
 use std::sync::LazyLock;
 
-use grantflow::Expected;
 use grantflow::{
-    Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Error, Flow, IdToken, IdTokenPolicy,
-    Issuer, RawIdToken, Step, TokenSet, UnixTime, parse_token_response,
+    Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Error, Flow, IdToken, IdTokenError,
+    IdTokenPolicy, Issuer, RawIdToken, Step, TokenSet, UnixTime, parse_token_response,
 };
+use grantflow::{CompactJws, Expected};
 use grantflow_fuzz::json::Document;
 use grantflow_fuzz::{
     DEFAULT_NOW, HMAC_SECRET, Reader, STATUSES, build_response, check_printable, hs256_token,
@@ -49,6 +54,14 @@ const ISSUER: &str = "https://op.example.com";
 const CLIENT_ID: &str = "web-app";
 const SUBJECT: &str = "alice";
 const SIGNED_HEADER: &[u8] = br#"{"alg":"HS256"}"#;
+/// The headers a signed response is made under, and whether their `typ`
+/// says JWT (RFC 7515 §4.1.9: any case, `application/` optional).
+const SIGNED_HEADERS: [(&[u8], bool); 4] = [
+    (SIGNED_HEADER, true),
+    (br#"{"alg":"HS256","typ":"JWT"}"#, true),
+    (br#"{"alg":"HS256","typ":"Application/jwt"}"#, true),
+    (br#"{"alg":"HS256","typ":"at+jwt"}"#, false),
+];
 
 /// The `Content-Type` headers a response may carry.
 const CONTENT_TYPES: [Option<&str>; 7] = [
@@ -128,6 +141,8 @@ fuzz_target!(|data: &[u8]| {
     let flags = reader.byte();
     let content_type = CONTENT_TYPES[usize::from(flags & 7) % CONTENT_TYPES.len()];
     let sign = flags & 8 != 0;
+    let (signed_header, jwt_typ) = SIGNED_HEADERS[usize::from((flags >> 5) & 3)];
+    let by_subject = flags & 128 != 0;
     let mut rest = reader.rest();
     let mut challenge = None;
     if flags & 16 != 0 {
@@ -136,7 +151,7 @@ fuzz_target!(|data: &[u8]| {
         rest = rest.get(nul + 1..).unwrap_or_default();
     }
     let body = if sign {
-        hs256_token(SIGNED_HEADER, rest).into_bytes()
+        hs256_token(signed_header, rest).into_bytes()
     } else {
         rest.to_vec()
     };
@@ -153,10 +168,12 @@ fuzz_target!(|data: &[u8]| {
             .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/jwt"))
     });
 
-    let mut flow = setup
-        .client
-        .userinfo(&setup.tokens, &setup.id_token)
-        .expect("a bearer token and an endpoint");
+    let mut flow = if by_subject {
+        setup.client.userinfo_for_subject(&setup.tokens, SUBJECT)
+    } else {
+        setup.client.userinfo(&setup.tokens, &setup.id_token)
+    }
+    .expect("a bearer token and an endpoint");
     match flow.start(UnixTime::from_secs(DEFAULT_NOW)) {
         Ok(Step::Send(request)) => {
             let auth = &request.headers()[http::header::AUTHORIZATION];
@@ -168,7 +185,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let result = flow.handle_response(response, UnixTime::from_secs(DEFAULT_NOW));
 
-    let signed_want = (sign && is_jwt && success)
+    let signed_want = (sign && jwt_typ && is_jwt && success)
         .then(|| signed_rules(rest))
         .flatten();
     let plain_want = (content_type.is_some_and(|ct| ct.starts_with("application/json")) && success)
@@ -189,6 +206,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(user.signed, is_jwt, "signed is not the content type");
             if user.signed {
                 assert!(sign, "a signed response the harness did not sign: {body:?}");
+                assert!(jwt_typ, "a signed response of another typ was accepted");
                 let (sub, claims) = signed_rules(rest).expect("accepted claims meet the rules");
                 assert_eq!(sub, user.sub);
                 assert_eq!(claims, user.claims);
@@ -202,6 +220,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(other) => panic!("userinfo took another step: {other:?}"),
         Err(error) => {
             check_printable(&error);
+            if sign && is_jwt && success && !jwt_typ && body.len() <= CompactJws::MAX_LEN {
+                assert!(
+                    matches!(error, Error::UserInfo(IdTokenError::WrongJwtType { .. })),
+                    "another typ refused with {error:?}"
+                );
+            }
             if let Some((sub, _)) = signed_want.as_ref().or(plain_want.as_ref()) {
                 assert!(
                     *sub != SUBJECT && matches!(error, Error::UserInfoSubjectMismatch),
@@ -212,7 +236,7 @@ fuzz_target!(|data: &[u8]| {
                 Error::OAuth(_)
                 | Error::MalformedResponse(_)
                 | Error::Jws(_)
-                | Error::IdToken(_)
+                | Error::UserInfo(_)
                 | Error::UserInfoSubjectMismatch => {}
                 other => panic!("unexpected userinfo error {other:?}"),
             }

@@ -27,9 +27,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use grantflow::CallbackError;
 use grantflow::JwsError;
 use grantflow::{
-    Algorithm, AuthorizationRequest, Client, ClientAuth, ClientId, ClientSecret,
-    DiscoveredProvider, Discovery, ErrorCode, Flow, IdToken, Issuer, PendingAuthorization, Scope,
-    SignIn, TokenType, UserInfo,
+    Algorithm, Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery,
+    ErrorCode, Flow, IdToken, Issuer, PendingSignIn, Scope, SignIn, SignInRequest, TokenType,
+    UserInfo,
 };
 use grantflow_tests::TestClient;
 use grantflow_tests::provider::{ALICE, BOB, ES256_APP, Provider, REDIRECT_URI, SPA, WEB_APP};
@@ -60,16 +60,16 @@ fn client(discovered: &DiscoveredProvider, test_client: TestClient) -> Client {
     Client::from_provider(discovered, ClientId::new(test_client.id), auth)
 }
 
-/// An authorization request of `client` for `scopes`, back to [`REDIRECT_URI`].
-fn authorize(client: &Client, scopes: &[&str]) -> AuthorizationRequest {
+/// A sign-in request of `client` for `scopes`, back to [`REDIRECT_URI`].
+fn authorize(client: &Client, scopes: &[&str]) -> SignInRequest {
     client
-        .authorize(REDIRECT_URI)
+        .sign_in(REDIRECT_URI)
         .unwrap()
         .scopes(scopes.iter().map(|scope| Scope::new(*scope).unwrap()))
 }
 
 /// [`authorize`], begun: the authorization URL and what to keep until the callback.
-fn begin(client: &Client, scopes: &[&str]) -> (Url, PendingAuthorization) {
+fn begin(client: &Client, scopes: &[&str]) -> (Url, PendingSignIn) {
     authorize(client, scopes)
         .begin(&mut os_rng(), now())
         .unwrap()
@@ -159,10 +159,7 @@ struct SignedIn {
 
 impl SignedIn {
     fn id_token(&self) -> &IdToken {
-        self.sign_in
-            .id_token
-            .as_ref()
-            .expect("openid was requested")
+        &self.sign_in.id_token
     }
 
     /// The `kid` in the ID token's JOSE header, decoded here independently of grantflow.
@@ -182,12 +179,12 @@ impl SignedIn {
 fn sign_in_with(
     provider: &Provider,
     client: &Client,
-    request: AuthorizationRequest,
+    request: SignInRequest,
     account: &str,
 ) -> SignedIn {
     let (authorization_url, pending) = request.begin(&mut os_rng(), now()).unwrap();
     let location = provider.login(authorization_url.as_str(), account).unwrap();
-    let exchange = pending.callback(client, &location).unwrap();
+    let exchange = pending.callback(client, &location, now()).unwrap();
     let (result, exchange) = run(exchange);
     let sign_in = result.unwrap_or_else(|e| panic!("the code exchange failed: {e}"));
     SignedIn {
@@ -304,7 +301,7 @@ fn userinfo(client: &Client, signed: &SignedIn) -> (UserInfo, Sent) {
 }
 
 /// The callback error in `result`, or a panic saying what came instead.
-fn callback_error(result: Result<grantflow::CodeExchange, grantflow::Error>) -> CallbackError {
+fn callback_error(result: Result<grantflow::SignInExchange, grantflow::Error>) -> CallbackError {
     match result {
         Err(grantflow::Error::Callback(error)) => error,
         Err(other) => panic!("expected a callback error, got {other}"),
@@ -595,7 +592,7 @@ fn jwks_refetches_are_rate_limited() {
     let second = provider.rotate_signing_keys().unwrap();
     let (url, pending) = begin(&client, &["openid"]);
     let location = provider.login(url.as_str(), ALICE).unwrap();
-    let (result, sent) = run(pending.callback(&client, &location).unwrap());
+    let (result, sent) = run(pending.callback(&client, &location, now()).unwrap());
     assert_eq!(jwks_fetches(&provider, &sent), 0, "{sent:?}");
     match result {
         Err(grantflow_ureq::Error::Flow(grantflow::Error::Jws(JwsError::NoMatchingKey {
@@ -637,7 +634,7 @@ fn denied_login_is_access_denied() {
     assert_eq!(param(&location, "code"), None);
     assert_eq!(param(&location, "state"), param(url.as_str(), "state"));
     assert_eq!(param(&location, "iss").as_deref(), Some(provider.issuer()));
-    match pending.callback(&client, &location) {
+    match pending.callback(&client, &location, now()) {
         Err(grantflow::Error::OAuth(error)) => {
             assert_eq!(error.error, ErrorCode::AccessDenied);
             assert_eq!(
@@ -652,7 +649,7 @@ fn denied_login_is_access_denied() {
     // The same denial handed to another pending request: its state does not match.
     let (_, other) = begin(&client, &["openid"]);
     assert_eq!(
-        callback_error(other.callback(&client, &location)),
+        callback_error(other.callback(&client, &location, now())),
         CallbackError::StateMismatch
     );
 
@@ -661,7 +658,7 @@ fn denied_login_is_access_denied() {
     let location = provider.deny(url.as_str()).unwrap();
     let mixed_up = with_param(&location, "iss", Some("http://127.0.0.1:9"));
     assert_eq!(
-        callback_error(pending.callback(&client, &mixed_up)),
+        callback_error(pending.callback(&client, &mixed_up, now())),
         CallbackError::IssMismatch {
             expected: provider.issuer().to_owned(),
             found: "http://127.0.0.1:9".to_owned(),
@@ -689,7 +686,7 @@ fn the_issuer_in_the_redirect_is_required_and_checked() {
     assert_eq!(param(&location, "iss").as_deref(), Some(provider.issuer()));
     let stripped = with_param(&location, "iss", None);
     assert_eq!(
-        callback_error(pending.callback(&client, &stripped)),
+        callback_error(pending.callback(&client, &stripped, now())),
         CallbackError::MissingIss
     );
 
@@ -698,7 +695,7 @@ fn the_issuer_in_the_redirect_is_required_and_checked() {
     let other_issuer = format!("{}/", provider.issuer());
     let mixed_up = with_param(&location, "iss", Some(&other_issuer));
     assert_eq!(
-        callback_error(pending.callback(&client, &mixed_up)),
+        callback_error(pending.callback(&client, &mixed_up, now())),
         CallbackError::IssMismatch {
             expected: provider.issuer().to_owned(),
             found: other_issuer,
@@ -727,7 +724,7 @@ fn replayed_or_forged_callbacks_are_refused() {
     forged_state.replace_range(forged_state.len() - 1.., last);
     let forged = with_param(&location, "state", Some(&forged_state));
     assert_eq!(
-        callback_error(pending.callback(&client, &forged)),
+        callback_error(pending.callback(&client, &forged, now())),
         CallbackError::StateMismatch
     );
 
@@ -736,17 +733,17 @@ fn replayed_or_forged_callbacks_are_refused() {
     let (_url_b, pending_b) = begin(&client, &["openid"]);
     let location_a = provider.login(url_a.as_str(), ALICE).unwrap();
     assert_eq!(
-        callback_error(pending_b.callback(&client, &location_a)),
+        callback_error(pending_b.callback(&client, &location_a, now())),
         CallbackError::StateMismatch
     );
     // Nothing else was wrong with it: its own request completes.
-    let (result, _) = run(pending_a.callback(&client, &location_a).unwrap());
-    assert_eq!(result.unwrap().id_token.unwrap().subject(), ALICE);
+    let (result, _) = run(pending_a.callback(&client, &location_a, now()).unwrap());
+    assert_eq!(result.unwrap().id_token.subject(), ALICE);
 
     // No state, state twice.
     let (_, pending) = begin(&client, &["openid"]);
     assert_eq!(
-        callback_error(pending.callback(&client, &with_param(&location_a, "state", None))),
+        callback_error(pending.callback(&client, &with_param(&location_a, "state", None), now())),
         CallbackError::MissingState
     );
     let (url, pending) = begin(&client, &["openid"]);
@@ -756,7 +753,7 @@ fn replayed_or_forged_callbacks_are_refused() {
         with_param(&location_a, "state", Some(&state))
     );
     assert_eq!(
-        callback_error(pending.callback(&client, &twice)),
+        callback_error(pending.callback(&client, &twice, now())),
         CallbackError::DuplicateParameter {
             name: "state".to_owned()
         }
@@ -767,12 +764,12 @@ fn replayed_or_forged_callbacks_are_refused() {
     let (url, pending) = begin(&spa, &["openid"]);
     let location = provider.login(url.as_str(), ALICE).unwrap();
     assert_eq!(
-        callback_error(pending.callback(&client, &location)),
+        callback_error(pending.callback(&client, &location, now())),
         CallbackError::WrongClient
     );
 }
 
-/// A code is good for one redemption. `PendingAuthorization` is consumed by the
+/// A code is good for one redemption. `PendingSignIn` is consumed by the
 /// callback, so grantflow cannot redeem a code twice from one value; but a session
 /// store that hands out the same serialized pending request twice can. The provider
 /// then refuses the second redemption with `invalid_grant` and revokes what the code
@@ -789,18 +786,18 @@ fn a_code_is_redeemed_only_once() {
     drop(pending);
     let location = provider.login(url.as_str(), ALICE).unwrap();
 
-    let first: PendingAuthorization = serde_json::from_str(&stored).unwrap();
-    let (result, _) = run(first.callback(&client, &location).unwrap());
+    let first: PendingSignIn = serde_json::from_str(&stored).unwrap();
+    let (result, _) = run(first.callback(&client, &location, now()).unwrap());
     let sign_in = result.unwrap();
-    let id_token = sign_in.id_token.as_ref().unwrap();
+    let id_token = &sign_in.id_token;
     drive(
         &HttpClient::new(),
         client.userinfo(&sign_in.tokens, id_token).unwrap(),
     )
     .unwrap();
 
-    let replayed: PendingAuthorization = serde_json::from_str(&stored).unwrap();
-    let (result, sent) = run(replayed.callback(&client, &location).unwrap());
+    let replayed: PendingSignIn = serde_json::from_str(&stored).unwrap();
+    let (result, sent) = run(replayed.callback(&client, &location, now()).unwrap());
     assert_eq!(sent.len(), 1, "only the token request: {sent:?}");
     match result {
         Err(grantflow_ureq::Error::Flow(grantflow::Error::OAuth(error))) => {

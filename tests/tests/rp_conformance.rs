@@ -8,9 +8,9 @@
 //! ```text
 //!  Discovery::openid ──▶ GET {issuer}/.well-known/openid-configuration ──▶ GET jwks_uri
 //!        │
-//!  Client::from_provider ──▶ authorize().begin() ──▶ authorization URL
+//!  Client::from_provider ──▶ sign_in().begin() ──▶ authorization URL
 //!        │
-//!  PendingAuthorization::callback(code, state, iss) ──▶ POST token endpoint
+//!  PendingSignIn::callback(code, state, iss, now) ──▶ POST token endpoint
 //!        │         (an unknown kid: GET jwks_uri once more)
 //!        ▼
 //!  SignIn { tokens, id_token } ──▶ Client::userinfo ──▶ GET userinfo endpoint
@@ -46,7 +46,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use grantflow::JwsError;
-use grantflow::PendingAuthorization;
+use grantflow::PendingSignIn;
 use grantflow::{
     Algorithm, Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery, Error,
     Flow, HttpRequest, HttpResponse, Issuer, Scope, SignIn, Step, UnixTime, UserInfo,
@@ -253,7 +253,7 @@ impl Op {
     }
 
     fn login_at(&mut self, client: &Client, scopes: &[&str], now: UnixTime) -> Login {
-        let mut request = client.authorize(REDIRECT).unwrap();
+        let mut request = client.sign_in(REDIRECT).unwrap();
         for scope in scopes {
             request = request.scope(Scope::new(*scope).unwrap());
         }
@@ -334,7 +334,7 @@ fn param(url: &url::Url, name: &str) -> Option<String> {
 /// what the RP keeps in the session.
 struct Login {
     url: url::Url,
-    pending: PendingAuthorization,
+    pending: PendingSignIn,
     state: String,
     nonce: String,
     issuer: String,
@@ -365,17 +365,16 @@ impl Login {
             .append_pair("state", &self.state)
             .append_pair("iss", &self.issuer)
             .finish();
-        let mut exchange = self
-            .pending
-            .callback(client, &format!("{REDIRECT}?{query}"))?;
+        let mut exchange =
+            self.pending
+                .callback(client, &format!("{REDIRECT}?{query}"), self.now)?;
         drive(&mut exchange, op, self.now)
     }
 }
 
 /// The user's claims from UserInfo, after a sign-in.
 fn userinfo(client: &Client, sign_in: &SignIn, op: &mut Op) -> Result<UserInfo, Error> {
-    let id_token = sign_in.id_token.as_ref().expect("openid was requested");
-    let mut request = client.userinfo(&sign_in.tokens, id_token)?;
+    let mut request = client.userinfo(&sign_in.tokens, &sign_in.id_token)?;
     drive(&mut request, op, NOW)
 }
 
@@ -484,7 +483,7 @@ fn rp_response_type_code() {
         sign_in.tokens.expires_at,
         Some(NOW.saturating_add_secs(3600))
     );
-    let id_token = sign_in.id_token.as_ref().unwrap();
+    let id_token = &sign_in.id_token;
     assert_eq!(id_token.subject(), SUBJECT);
     assert_eq!(id_token.claims().iss, op.issuer);
     assert_eq!(id_token.claims().aud, [CLIENT_ID]);
@@ -627,7 +626,7 @@ fn rp_id_token_kid_absent_single_jwks() {
         assert!(!token_header(&token).contains_key("kid"));
         op.issue(&token);
         let sign_in = login.finish(&client, &mut op).unwrap();
-        assert_eq!(sign_in.id_token.unwrap().subject(), SUBJECT);
+        assert_eq!(sign_in.id_token.subject(), SUBJECT);
     }
 
     let mut op = Op::new("rp-id_token-kid-absent-single-jwks", &[&signer]);
@@ -668,7 +667,7 @@ fn rp_id_token_kid_absent_multiple_jwks() {
         assert!(!token_header(&token).contains_key("kid"));
         op.issue(&token);
         let sign_in = login.finish(&client, &mut op).unwrap();
-        assert_eq!(sign_in.id_token.unwrap().algorithm(), alg);
+        assert_eq!(sign_in.id_token.algorithm(), alg);
     }
 
     // No key verifies a bad signature: the key set is fetched once more
@@ -696,7 +695,7 @@ fn rp_id_token_sig_rs256() {
     let mut op = Op::new("rp-id_token-sig-rs256", &[&key]);
     let client = op.client();
     let sign_in = sign_in_with(&mut op, &client, &key, |_| {}).unwrap();
-    let id_token = sign_in.id_token.unwrap();
+    let id_token = sign_in.id_token;
     assert_eq!(id_token.algorithm(), Algorithm::Rs256);
     assert_eq!(id_token.subject(), SUBJECT);
 }
@@ -783,7 +782,7 @@ fn rp_scope_userinfo_claims() {
     );
     op.issue(&key.sign_claims(login.claims()));
     let sign_in = login.finish(&client, &mut op).unwrap();
-    let id_token = sign_in.id_token.as_ref().unwrap();
+    let id_token = &sign_in.id_token;
     assert!(!id_token.claims().extra.contains_key("email"));
 
     let user = userinfo(&client, &sign_in, &mut op).unwrap();
@@ -811,7 +810,7 @@ fn rp_token_endpoint_client_secret_basic() {
     let login = op.login(&client, &["openid"]);
     op.issue(&key.sign_claims(login.claims()));
     let sign_in = login.finish(&client, &mut op).unwrap();
-    assert_eq!(sign_in.id_token.unwrap().claims().aud, ["rp client:1"]);
+    assert_eq!(sign_in.id_token.claims().aud, ["rp client:1"]);
 
     let token_request = &op.requests_to(&op.token_endpoint)[0];
     let authorization = &token_request.headers["authorization"];
@@ -859,9 +858,9 @@ fn rp_token_endpoint_client_secret_post() {
 }
 
 /// Checked implicitly by every Basic RP test (the suites' providers refuse a
-/// request without it): the `openid` scope is sent. grantflow never adds it
-/// by itself; the caller asks for it, in any position, and it makes the
-/// request an OpenID one (with a `nonce`, and an ID token required back).
+/// request without it): the `openid` scope is sent. A sign-in
+/// (`Client::sign_in`) always sends it, first and once, whatever position the
+/// caller asked for it in, with a `nonce`, and requires an ID token back.
 #[test]
 fn implicit_openid_scope_is_sent() {
     let key = TestKey::rsa().with_kid("rsa-1");
@@ -869,7 +868,7 @@ fn implicit_openid_scope_is_sent() {
     let client = op.client();
     let login = op.login(&client, &["email", "openid"]);
     let scope = param(&login.url, "scope").unwrap();
-    assert_eq!(scope, "email openid");
+    assert_eq!(scope, "openid email");
     assert!(scope.split(' ').any(|scope| scope == "openid"));
     assert!(param(&login.url, "nonce").is_some());
 
@@ -978,9 +977,11 @@ fn rp_discovery_openid_configuration() {
     // The provider's metadata says it sends RFC 9207 `iss`: a callback
     // without it is refused.
     let login = op.login(&client, &["openid"]);
-    let result = login
-        .pending
-        .callback(&client, &format!("?code={CODE}&state={}", login.state));
+    let result = login.pending.callback(
+        &client,
+        &format!("?code={CODE}&state={}", login.state),
+        login.now,
+    );
     assert!(matches!(
         result,
         Err(Error::Callback(grantflow::CallbackError::MissingIss))
@@ -997,7 +998,7 @@ fn rp_discovery_jwks_uri_keys() {
     let first_uri = op.jwks_uri();
     assert!(first_uri.ends_with("/jwks/run-1.json"));
     let sign_in = sign_in_with(&mut op, &first_client, &first, |_| {}).unwrap();
-    assert_eq!(sign_in.id_token.unwrap().subject(), SUBJECT);
+    assert_eq!(sign_in.id_token.subject(), SUBJECT);
 
     // The provider restarts: new keys, at a new jwks_uri.
     let second = TestKey::ec_p256().with_kid("run-2");
@@ -1009,7 +1010,7 @@ fn rp_discovery_jwks_uri_keys() {
     assert_ne!(first_uri, second_uri);
     assert_eq!(op.requests_to(&second_uri).len(), 1);
     let sign_in = sign_in_with(&mut op, &second_client, &second, |_| {}).unwrap();
-    assert_eq!(sign_in.id_token.unwrap().algorithm(), Algorithm::Es256);
+    assert_eq!(sign_in.id_token.algorithm(), Algorithm::Es256);
 
     // Each run's keys came from that run's jwks_uri, once.
     assert_eq!(op.requests_to(&first_uri).len(), 1);
@@ -1062,7 +1063,7 @@ fn rp_key_rotation_op_sign_key_native() {
     op.jwks = jwks(&[&new]);
     op.issue(&new.sign_claims(login.claims()));
     let sign_in = login.finish(&client, &mut op).unwrap();
-    assert_eq!(sign_in.id_token.unwrap().subject(), SUBJECT);
+    assert_eq!(sign_in.id_token.subject(), SUBJECT);
     let uris: Vec<&str> = op.log.iter().map(|seen| seen.uri.as_str()).collect();
     assert_eq!(
         uris,
@@ -1104,7 +1105,7 @@ fn rp_key_rotation_op_sign_key() {
 
     // First sign-in: the key from discovery.
     let sign_in = sign_in_with(&mut op, &client, &old, |_| {}).unwrap();
-    assert_eq!(sign_in.id_token.unwrap().algorithm(), Algorithm::Rs256);
+    assert_eq!(sign_in.id_token.algorithm(), Algorithm::Rs256);
     assert_eq!(op.jwks_fetches(), 1);
 
     // The provider rotates: only the new key is published.
@@ -1113,7 +1114,7 @@ fn rp_key_rotation_op_sign_key() {
     let login = op.login_at(&client, &["openid"], later);
     op.issue(&new.sign_claims(login.claims()));
     let sign_in = login.finish(&client, &mut op).unwrap();
-    assert_eq!(sign_in.id_token.unwrap().algorithm(), Algorithm::Es256);
+    assert_eq!(sign_in.id_token.algorithm(), Algorithm::Es256);
     assert_eq!(op.jwks_fetches(), 2);
 
     // A third sign-in from a clone of the client: the keys are cached.
@@ -1152,7 +1153,7 @@ fn rp_id_token_bad_at_hash() {
     })
     .unwrap();
     assert_eq!(
-        sign_in.id_token.unwrap().claims().at_hash,
+        sign_in.id_token.claims().at_hash,
         Some(half_sha256(ACCESS_TOKEN))
     );
 
@@ -1181,7 +1182,7 @@ fn rp_id_token_missing_at_hash() {
         assert!(claims.get("at_hash").is_none());
     })
     .unwrap();
-    assert_eq!(sign_in.id_token.unwrap().claims().at_hash, None);
+    assert_eq!(sign_in.id_token.claims().at_hash, None);
 }
 
 /// Java `oidcc-client-test-invalid-chash`: a `c_hash` that does not match
@@ -1196,10 +1197,7 @@ fn rp_id_token_bad_c_hash() {
         claims["c_hash"] = json!(half_sha256(CODE));
     })
     .unwrap();
-    assert_eq!(
-        sign_in.id_token.unwrap().claims().c_hash,
-        Some(half_sha256(CODE))
-    );
+    assert_eq!(sign_in.id_token.claims().c_hash, Some(half_sha256(CODE)));
 
     let result = sign_in_with(&mut op, &client, &key, |claims| {
         claims["c_hash"] = json!(half_sha256("another code"));
@@ -1221,7 +1219,7 @@ fn rp_id_token_missing_c_hash() {
         assert!(claims.get("c_hash").is_none());
     })
     .unwrap();
-    assert_eq!(sign_in.id_token.unwrap().claims().c_hash, None);
+    assert_eq!(sign_in.id_token.claims().c_hash, None);
 }
 
 // ---------------------------------------------------------------------------
@@ -1275,7 +1273,7 @@ fn rp_id_token_sig_es256() {
     let mut op = Op::new("rp-id_token-sig-es256", &[&key]);
     let client = op.client();
     let sign_in = sign_in_with(&mut op, &client, &key, |_| {}).unwrap();
-    let id_token = sign_in.id_token.unwrap();
+    let id_token = sign_in.id_token;
     assert_eq!(id_token.algorithm(), Algorithm::Es256);
     assert_eq!(id_token.subject(), SUBJECT);
 }
@@ -1299,7 +1297,7 @@ fn rp_id_token_sig_hs256() {
 
     let client = client_of(&provider, basic()).with_id_token_policy(hmac.clone());
     let sign_in = sign_in_with(&mut op, &client, &key, |_| {}).unwrap();
-    let id_token = sign_in.id_token.unwrap();
+    let id_token = sign_in.id_token;
     assert_eq!(id_token.algorithm(), Algorithm::Hs256);
     assert_eq!(id_token.subject(), SUBJECT);
 
@@ -1374,7 +1372,7 @@ fn ignores_unparseable_key_in_jwks() {
 
     let client = client_of(&provider, basic());
     let sign_in = sign_in_with(&mut op, &client, &key, |_| {}).unwrap();
-    assert_eq!(sign_in.id_token.unwrap().subject(), SUBJECT);
+    assert_eq!(sign_in.id_token.subject(), SUBJECT);
 }
 
 /// The JOSE header of a compact JWS, as a JSON object.

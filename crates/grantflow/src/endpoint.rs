@@ -1,10 +1,8 @@
-//! Endpoint URLs that are safe to send credentials to.
+//! The URLs a client deals with, checked once when they are made: endpoint
+//! URLs that are safe to send credentials to, issuer identifiers, and
+//! redirect URIs.
 //!
-//! RFC 6749 §3.1, §3.2 and §10.9 (and RFC 9700 §2.6) want TLS on every
-//! endpoint that sees a credential. [`EndpointUrl`] is a URL that passed those
-//! checks: the scheme is `https`, or `http` to a loopback host (`127.0.0.0/8`,
-//! `[::1]`, `localhost`) for local development and tests; there is no
-//! fragment (RFC 6749 §3.1) and no user name or password in the URL.
+//! The user-facing documentation is on [`EndpointUrl`] and [`Issuer`].
 
 use core::fmt;
 use std::net::IpAddr;
@@ -13,8 +11,7 @@ use url::{Host, Url};
 
 use crate::error::Error;
 
-/// A URL the client may send requests and credentials to. See the
-/// [module docs](self).
+/// A URL the client may send requests and credentials to.
 ///
 /// ```
 /// use grantflow::EndpointUrl;
@@ -23,6 +20,12 @@ use crate::error::Error;
 /// assert!(EndpointUrl::parse("http://127.0.0.1:8080/token").is_ok());
 /// assert!(EndpointUrl::parse("http://auth.example.com/token").is_err());
 /// ```
+///
+/// RFC 6749 §3.1, §3.2 and §10.9 (and RFC 9700 §2.6) want TLS on every
+/// endpoint that sees a credential. [`EndpointUrl`] is a URL that passed those
+/// checks: the scheme is `https`, or `http` to a loopback host (`127.0.0.0/8`,
+/// `[::1]`, `localhost`) for local development and tests; there is no
+/// fragment (RFC 6749 §3.1) and no user name or password in the URL.
 #[derive(Clone)]
 pub struct EndpointUrl {
     url: Url,
@@ -159,8 +162,9 @@ const OAUTH_WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
 /// [`Issuer::new`] accepts an absolute URL that starts with `https://` (or
 /// `http://` to a loopback host: `127.0.0.0/8`, `[::1]`, `localhost`, for
 /// development), has a host, and has no query, fragment, user name or
-/// password (RFC 8414 §2). Whitespace, control characters and backslashes are
-/// refused too, so the string kept is the URL that is fetched.
+/// password (RFC 8414 §2). Whitespace, control characters, backslashes and
+/// `.` or `..` path segments (`/a/../b`, `/./`, `/%2e%2e/`) are refused too,
+/// so the string kept is the URL that is fetched.
 ///
 /// ```
 /// use grantflow::Issuer;
@@ -177,6 +181,7 @@ const OAUTH_WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
 /// );
 /// assert!(Issuer::new("http://as.example.com").is_err());
 /// assert!(Issuer::new("https://as.example.com/?tenant=a").is_err());
+/// assert!(Issuer::new("https://as.example.com/a/../b").is_err());
 /// # Ok(())
 /// # }
 /// ```
@@ -275,6 +280,14 @@ impl Issuer {
         {
             return Err(invalid_issuer("an issuer must have a host"));
         }
+        // `https://op.example.com/a/../b` would be fetched as
+        // `https://op.example.com/b`: the string kept would not be the URL
+        // fetched, and two spellings would name one document.
+        if issuer.get(scheme_len..).is_some_and(has_dot_segment) {
+            return Err(invalid_issuer(
+                "an issuer must not have a . or .. path segment (percent-encoded or not)",
+            ));
+        }
         let url = Url::parse(issuer).map_err(|_| invalid_issuer("not an absolute url"))?;
         if url.query().is_some() {
             return Err(invalid_issuer(
@@ -308,6 +321,24 @@ fn invalid_issuer(reason: &'static str) -> Error {
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
     text.get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// Whether the path of `after_scheme` (a URL after its `scheme://`: the
+/// authority, then the path up to any `?` or `#`) has a segment that URL
+/// parsers remove (RFC 3986 §5.2.4, WHATWG URL): `.` or `..`, with either
+/// dot possibly written `%2e` or `%2E`.
+fn has_dot_segment(after_scheme: &str) -> bool {
+    let end = after_scheme.find(['?', '#']).unwrap_or(after_scheme.len());
+    let Some(path) = after_scheme
+        .get(..end)
+        .and_then(|rest| rest.find('/').and_then(|start| rest.get(start..)))
+    else {
+        return false;
+    };
+    path.split('/').any(|segment| {
+        let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+        dots == "." || dots == ".."
+    })
 }
 
 impl fmt::Debug for Issuer {
@@ -346,6 +377,173 @@ impl<'de> serde::Deserialize<'de> for Issuer {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let issuer = String::deserialize(deserializer)?;
         Issuer::new(issuer).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A redirection URI (RFC 6749 §3.1.2): where the authorization server sends
+/// the user back with the code.
+///
+/// [`RedirectUri::new`] accepts, as RFC 6749 §3.1.2, RFC 9700 §2.1 and RFC
+/// 8252 §7 (native apps) want:
+///
+/// - an absolute URI without a fragment (RFC 6749 §3.1.2);
+/// - `https://` with a host, for web applications;
+/// - `http://` only to a loopback host (`127.0.0.0/8`, `[::1]`, `localhost`),
+///   for native apps listening on a local port (RFC 8252 §7.3; any port);
+/// - a private-use scheme with a dot, in reverse domain name form such as
+///   `com.example.app:/oauth2redirect` (RFC 8252 §7.1). A scheme without a
+///   dot (`myapp:`, `javascript:`, `data:`, `file:`) is refused.
+///
+/// Whitespace, control characters and backslashes are refused too, and
+/// `http(s)` must be followed by `//` and a host: URL parsers drop or repair
+/// those, so the string kept would not be the URI the browser goes to.
+///
+/// The string is kept **byte for byte**: the authorization request sends it,
+/// and the token request repeats it exactly (RFC 6749 §4.1.3); servers
+/// compare it with the registered one as a string (RFC 9700 §2.1).
+///
+/// ```
+/// use grantflow::RedirectUri;
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// let redirect = RedirectUri::new("https://app.example.com/callback")?;
+/// assert_eq!(redirect.as_str(), "https://app.example.com/callback");
+/// assert!(RedirectUri::new("http://127.0.0.1:49152/cb").is_ok());
+/// assert!(RedirectUri::new("com.example.app:/oauth2redirect").is_ok());
+/// assert!(RedirectUri::new("http://app.example.com/callback").is_err());
+/// assert!(RedirectUri::new("http://localhost.evil.com/cb").is_err());
+/// assert!(RedirectUri::new("https://app.example.com/cb#top").is_err());
+/// assert!(RedirectUri::new("myapp:/cb").is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Serializes as its string; deserializing runs the checks of
+/// [`RedirectUri::new`] again, so a tampered stored value is refused.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// Checks and keeps a redirect URI, byte for byte. Fails with
+    /// [`Error::InvalidRedirectUri`] saying what is wrong.
+    pub fn new(uri: impl Into<String>) -> Result<RedirectUri, Error> {
+        let uri = uri.into();
+        check_redirect_uri(&uri)?;
+        Ok(RedirectUri(uri))
+    }
+
+    /// The redirect URI, exactly as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The checks of [`RedirectUri::new`].
+fn check_redirect_uri(uri: &str) -> Result<(), Error> {
+    let invalid = |reason| Err(Error::InvalidRedirectUri { reason });
+    if uri
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return invalid(
+            "a redirect uri must not contain whitespace, control characters or backslashes",
+        );
+    }
+    let Ok(url) = Url::parse(uri) else {
+        return invalid("not an absolute url");
+    };
+    if url.fragment().is_some() {
+        return invalid("it has a fragment");
+    }
+    match url.scheme() {
+        "http" | "https" => {
+            // `https:/cb` and `https:///cb` parse as `https://cb/`.
+            let after_scheme = uri.get(url.scheme().len() + 1..).unwrap_or_default();
+            let has_authority = after_scheme
+                .strip_prefix("//")
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+            if !has_authority {
+                return invalid("http and https redirect uris need // and a host");
+            }
+            if url.scheme() == "http" && !is_loopback(&url) {
+                return invalid("http is allowed for loopback only");
+            }
+        }
+        // RFC 8252 §7.1: a private-use scheme is a reverse domain name.
+        scheme if scheme.contains('.') => {}
+        _ => {
+            return invalid(
+                "the scheme must be https, http to loopback, or a private-use scheme with a dot (rfc 8252 section 7.1)",
+            );
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Debug for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedirectUri({:?})", self.0)
+    }
+}
+
+impl fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for RedirectUri {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for RedirectUri {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for RedirectUri {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl core::str::FromStr for RedirectUri {
+    type Err = Error;
+
+    fn from_str(uri: &str) -> Result<Self, Error> {
+        RedirectUri::new(uri)
+    }
+}
+
+impl TryFrom<&str> for RedirectUri {
+    type Error = Error;
+
+    fn try_from(uri: &str) -> Result<Self, Error> {
+        RedirectUri::new(uri)
+    }
+}
+
+impl TryFrom<String> for RedirectUri {
+    type Error = Error;
+
+    fn try_from(uri: String) -> Result<Self, Error> {
+        RedirectUri::new(uri)
+    }
+}
+
+impl serde::Serialize for RedirectUri {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RedirectUri {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let uri = String::deserialize(deserializer)?;
+        RedirectUri::new(uri).map_err(serde::de::Error::custom)
     }
 }
 
@@ -417,5 +615,103 @@ mod tests {
         // would carry them) is never echoed in an error.
         let error = EndpointUrl::parse("http://user:hunter2@example.com/").unwrap_err();
         assert!(!error.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn issuers_with_dot_segments_are_refused() {
+        for bad in [
+            "https://op.example.com/a/../b",
+            "https://op.example.com/a/./b",
+            "https://op.example.com/./",
+            "https://op.example.com/..",
+            "https://op.example.com/.",
+            "https://op.example.com/a/%2e%2e/b",
+            "https://op.example.com/a/%2E%2E/b",
+            "https://op.example.com/a/.%2e/b",
+            "https://op.example.com/a/%2e./b",
+            "https://op.example.com/a/%2e/b",
+            "http://127.0.0.1:8080/tenant/..",
+        ] {
+            assert!(
+                matches!(Issuer::new(bad), Err(Error::InvalidIssuer { reason }) if reason.contains(". or ..")),
+                "{bad}"
+            );
+        }
+        // Dots inside a segment, and more than two, are ordinary characters.
+        for ok in [
+            "https://op.example.com/a.b/c..d",
+            "https://op.example.com/.well-known-ish",
+            "https://op.example.com/.../x",
+            "https://op.example.com/%2e%2e%2e",
+            "https://op.example.com./tenant",
+        ] {
+            let issuer = Issuer::new(ok).unwrap();
+            assert_eq!(issuer.as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn redirect_uris_are_checked_and_kept_byte_for_byte() {
+        for ok in [
+            "https://app.example.com/cb",
+            "https://app.example.com/cb?tenant=a%20b",
+            "HTTPS://App.Example.com:8443/cb",
+            "http://127.0.0.1:49152/cb",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+            "com.example.app:/oauth2redirect/example-provider",
+            "com.example.app://cb",
+        ] {
+            let uri = RedirectUri::new(ok).unwrap();
+            assert_eq!(uri.as_str(), ok);
+            assert_eq!(uri.to_string(), ok);
+        }
+        for (bad, reason) in [
+            (
+                "http://app.example.com/cb",
+                "http is allowed for loopback only",
+            ),
+            (
+                "http://localhost.evil.com/cb",
+                "http is allowed for loopback only",
+            ),
+            (
+                "http://127.0.0.1.evil.com/cb",
+                "http is allowed for loopback only",
+            ),
+            ("https://app.example.com/cb#frag", "it has a fragment"),
+            ("com.example.app:/cb#", "it has a fragment"),
+            ("/relative", "not an absolute url"),
+            ("", "not an absolute url"),
+            (
+                "https:/app.example.com/cb",
+                "http and https redirect uris need // and a host",
+            ),
+            (
+                "https:///app.example.com/cb",
+                "http and https redirect uris need // and a host",
+            ),
+        ] {
+            assert!(
+                matches!(RedirectUri::new(bad), Err(Error::InvalidRedirectUri { reason: r }) if r == reason),
+                "{bad}: {:?}",
+                RedirectUri::new(bad)
+            );
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "myapp:/cb",
+            "https://app.example.com/c b",
+            "https://app.example.com/c\tb",
+            " https://app.example.com/cb",
+            "https://app.example.com\\@evil.com/cb",
+        ] {
+            assert!(
+                matches!(RedirectUri::new(bad), Err(Error::InvalidRedirectUri { .. })),
+                "{bad}"
+            );
+        }
     }
 }

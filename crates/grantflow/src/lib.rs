@@ -84,15 +84,16 @@ pub use url;
 
 pub use crate::alg::{Algorithm, KeyType};
 pub use crate::client::{Client, ClientAuth, Endpoints, IdTokenPolicy};
-pub use crate::endpoint::{EndpointUrl, Issuer};
+pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
 pub use crate::error::{
     CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,
     MalformedResponse,
 };
 pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
-    AuthorizationRequest, ClientCredentials, CodeExchange, PendingAuthorization, PkceMethod,
-    PkceVerifier, SignIn,
+    AuthorizationRequest, ClientCredentials, CodeExchange, DEFAULT_MAX_PENDING_AGE,
+    PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, SignIn, SignInExchange,
+    SignInRequest,
 };
 pub use crate::jose::{
     CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,

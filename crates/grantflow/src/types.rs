@@ -13,9 +13,15 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::Error;
 
-/// Declares a newtype around `String` holding a secret.
+/// Declares a newtype around `String` holding a secret: redacted in
+/// `Debug`, zeroized on drop, serialized as the bare string, no `Display`
+/// and no `PartialEq`. The reader is `secret()` unless another name is given
+/// (`secret_string!(Name, as_str)`).
 macro_rules! secret_string {
     ($(#[$meta:meta])* $name:ident) => {
+        secret_string!($(#[$meta])* $name, secret);
+    };
+    ($(#[$meta:meta])* $name:ident, $reader:ident) => {
         $(#[$meta])*
         #[derive(Clone, Zeroize, ZeroizeOnDrop, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
@@ -28,7 +34,7 @@ macro_rules! secret_string {
             }
 
             /// The secret itself. Call this only where the value must be sent.
-            pub fn secret(&self) -> &str {
+            pub fn $reader(&self) -> &str {
                 &self.0
             }
         }
@@ -63,30 +69,23 @@ secret_string!(
     RefreshToken
 );
 
-/// An ID token exactly as the token endpoint returned it: a compact JWS that
-/// has **not** been validated. Redacted in `Debug`, zeroized on drop.
-#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct RawIdToken(String);
-
-impl RawIdToken {
-    /// Wraps an ID token obtained elsewhere, to validate it with
-    /// [`IdTokenValidator`](crate::IdTokenValidator).
-    pub fn new(token: impl Into<String>) -> Self {
-        RawIdToken(token.into())
-    }
-
-    /// The compact serialization.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RawIdToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RawIdToken(<redacted>)")
-    }
-}
+secret_string!(
+    /// An ID token exactly as the token endpoint returned it: a compact JWS
+    /// that has **not** been validated. Redacted in `Debug`, zeroized on drop.
+    ///
+    /// [`new`](Self::new) wraps one obtained elsewhere, to validate it with
+    /// [`IdTokenValidator`](crate::IdTokenValidator); [`as_str`](Self::as_str)
+    /// is the compact serialization (e.g. for `id_token_hint`).
+    ///
+    /// ```
+    /// # use grantflow::RawIdToken;
+    /// let raw = RawIdToken::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln");
+    /// assert_eq!(format!("{raw:?}"), "RawIdToken(<redacted>)");
+    /// assert_eq!(raw.as_str(), "eyJhbGciOiJSUzI1NiJ9.e30.c2ln");
+    /// ```
+    RawIdToken,
+    as_str
+);
 
 /// A client identifier (RFC 6749 §2.2). Public, so it prints as itself.
 #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -129,9 +128,29 @@ impl fmt::Display for ClientId {
 /// assert!(Scope::new("api:read").is_ok());
 /// assert!(Scope::new("two words").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+///
+/// Deserializing goes through the same check, so a stored or configured
+/// scope cannot skip it:
+///
+/// ```
+/// # use grantflow::Scope;
+/// assert!(serde_json::from_str::<Scope>(r#""api:read""#).is_ok());
+/// assert!(serde_json::from_str::<Scope>(r#""two words""#).is_err());
+/// ```
+///
+/// The scopes a server *granted* ([`TokenSet::scopes`](crate::TokenSet::scopes))
+/// are reported as sent, grammar or not, and a stored
+/// [`TokenSet`](crate::TokenSet) reads them back the same way.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
 pub struct Scope(String);
+
+impl<'de> serde::Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let scope = String::deserialize(deserializer)?;
+        Scope::new(scope).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Scope {
     /// Checks `scope` against the RFC 6749 §3.3 grammar.
@@ -150,8 +169,8 @@ impl Scope {
 
     /// A scope token as a server returned it. Servers are not held to the
     /// grammar (the token is data we report, never something we send).
-    pub(crate) fn from_server(scope: &str) -> Self {
-        Scope(scope.to_owned())
+    pub(crate) fn from_server(scope: impl Into<String>) -> Self {
+        Scope(scope.into())
     }
 
     /// The scope token.
@@ -194,6 +213,7 @@ mod tests {
             format!("{:?}", ClientSecret::new("s3cr3t")),
             format!("{:?}", AccessToken::new("s3cr3t")),
             format!("{:?}", RefreshToken::new("s3cr3t")),
+            format!("{:?}", RawIdToken::new("s3cr3t")),
         ] {
             assert!(!debug.contains("s3cr3t"), "{debug}");
             assert!(debug.ends_with("(<redacted>)"), "{debug}");
@@ -231,6 +251,33 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn scope_deserialization_checks_the_grammar() {
+        let scope: Scope = serde_json::from_str(r#""api:read""#).unwrap();
+        assert_eq!(scope.as_str(), "api:read");
+        for bad in [
+            r#""two words""#,
+            r#""""#,
+            r#""caf\u00e9""#,
+            r#""quo\"te""#,
+            "5",
+        ] {
+            assert!(serde_json::from_str::<Scope>(bad).is_err(), "{bad}");
+        }
+        // What serializes from a checked scope reads back.
+        let json = serde_json::to_string(&scope).unwrap();
+        assert_eq!(serde_json::from_str::<Scope>(&json).unwrap(), scope);
+    }
+
+    #[test]
+    fn raw_id_token_keeps_its_reader_and_serde_form() {
+        let raw = RawIdToken::new("a.b.c");
+        assert_eq!(raw.as_str(), "a.b.c");
+        assert_eq!(serde_json::to_string(&raw).unwrap(), r#""a.b.c""#);
+        let back: RawIdToken = serde_json::from_str(r#""a.b.c""#).unwrap();
+        assert_eq!(back.as_str(), "a.b.c");
     }
 
     #[test]

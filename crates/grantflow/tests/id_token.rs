@@ -27,7 +27,12 @@ fn b64(bytes: &[u8]) -> String {
 
 /// An HS256 token over exactly these claim bytes.
 fn hs256(claims: &str) -> RawIdToken {
-    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    hs256_with_header(r#"{"alg":"HS256","typ":"JWT"}"#, claims)
+}
+
+/// An HS256 token over exactly this header and these claim bytes.
+fn hs256_with_header(header: &str, claims: &str) -> RawIdToken {
+    let header = b64(header.as_bytes());
     let input = format!("{header}.{}", b64(claims.as_bytes()));
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
     let signature = b64(ring::hmac::sign(&key, input.as_bytes()).as_ref());
@@ -504,4 +509,275 @@ fn expected_values_are_redacted_in_debug() {
             .code("secret-code")
     );
     assert!(!debug.contains("secret"), "{debug}");
+}
+
+/// A token under `header`, validated with the default policy and nonce.
+fn check_header(header: &Value, claims: &str) -> Result<IdToken, Error> {
+    validator(IdTokenPolicy::default()).validate(
+        &hs256_with_header(&header.to_string(), claims),
+        &JwkSet::default(),
+        Expected::none().nonce("n-0S6_WzA2Mj"),
+        NOW,
+    )
+}
+
+#[test]
+fn rfc8725_other_jwt_types_are_not_id_tokens() {
+    let claims = good().to_string();
+    for typ in [
+        "at+jwt",
+        "application/at+jwt",
+        "AT+JWT",
+        "logout+jwt",
+        "application/logout+jwt",
+        "dpop+jwt",
+        "secevent+jwt",
+        "application/secevent+jwt",
+        "token-introspection+jwt",
+        "JOSE",
+        "JWS",
+        "",
+        "text/jwt",
+        "application/jwt; charset=utf-8",
+        " jwt",
+        "application/",
+        "applicatio/jwt",
+    ] {
+        let header = json!({"alg": "HS256", "typ": typ});
+        assert_eq!(
+            id_error(check_header(&header, &claims)),
+            IdTokenError::WrongJwtType {
+                typ: typ.to_owned()
+            },
+            "{typ:?}"
+        );
+    }
+    // The quoted typ is cleaned and cut short.
+    let long = format!("x\n{}", "y".repeat(500));
+    match id_error(check_header(&json!({"alg": "HS256", "typ": long}), &claims)) {
+        IdTokenError::WrongJwtType { typ } => {
+            assert!(typ.len() <= 128 && !typ.contains('\n'), "{typ:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn rfc7515_typ_jwt_in_any_case_with_or_without_the_application_prefix() {
+    let claims = good().to_string();
+    for typ in [
+        "JWT",
+        "jwt",
+        "Jwt",
+        "application/jwt",
+        "APPLICATION/JWT",
+        "Application/JWT",
+    ] {
+        let header = json!({"alg": "HS256", "typ": typ});
+        assert!(check_header(&header, &claims).is_ok(), "{typ:?}");
+    }
+    // No typ at all: OIDC Core does not require one.
+    assert!(check_header(&json!({"alg": "HS256"}), &claims).is_ok());
+    // A typ that is not a string is malformed, as before.
+    assert!(matches!(
+        check_header(&json!({"alg": "HS256", "typ": 1}), &claims),
+        Err(Error::Jws(JwsError::Malformed { .. }))
+    ));
+}
+
+#[test]
+fn the_jwt_type_is_checked_after_the_signature_and_before_the_claims() {
+    let header = r#"{"alg":"HS256","typ":"at+jwt"}"#;
+    // Forged: the signature error wins.
+    let token = hs256_with_header(header, &good().to_string());
+    let (input, _) = token.as_str().rsplit_once('.').unwrap();
+    let forged = format!("{input}.{}", b64(&[0; 32]));
+    assert!(matches!(
+        validator(IdTokenPolicy::default()).validate(
+            &RawIdToken::new(forged),
+            &JwkSet::default(),
+            Expected::none(),
+            NOW
+        ),
+        Err(Error::Jws(JwsError::BadSignature))
+    ));
+    // Genuine, over claims that are not even json: the type error wins, so
+    // no claim of an access token is ever read as an ID token's.
+    assert_eq!(
+        id_error(validator(IdTokenPolicy::default()).validate(
+            &hs256_with_header(header, "not json"),
+            &JwkSet::default(),
+            Expected::none(),
+            NOW
+        )),
+        IdTokenError::WrongJwtType {
+            typ: "at+jwt".to_owned()
+        }
+    );
+}
+
+/// Validates `claims` with `acr_values` sent, under `policy`.
+fn check_acr(claims: &Value, acr_values: &str, policy: IdTokenPolicy) -> Result<IdToken, Error> {
+    check_with(
+        &claims.to_string(),
+        Expected::none()
+            .nonce("n-0S6_WzA2Mj")
+            .acr_values(acr_values),
+        policy,
+    )
+}
+
+#[test]
+fn acr_is_exposed_and_only_checked_when_the_policy_requires_it() {
+    const SILVER: &str = "urn:mace:incommon:iap:silver";
+    const BRONZE: &str = "urn:mace:incommon:iap:bronze";
+    let requested = format!("{SILVER} {BRONZE}");
+    let silver = with("acr", json!(SILVER));
+    let other = with("acr", json!("0"));
+    let strict = || IdTokenPolicy::default().with_acr_required(true);
+
+    // Exposed, whatever the policy.
+    let token = check(&silver).unwrap();
+    assert_eq!(token.claims().acr.as_deref(), Some(SILVER));
+    assert_eq!(check(&good()).unwrap().claims().acr, None);
+
+    // Off by default: another acr, or none, is not an error (step 12 is a SHOULD).
+    let lenient = IdTokenPolicy::default();
+    assert!(!lenient.require_acr);
+    assert_eq!(
+        check_acr(&other, &requested, lenient.clone())
+            .unwrap()
+            .claims()
+            .acr
+            .as_deref(),
+        Some("0")
+    );
+    assert!(check_acr(&good(), &requested, lenient).is_ok());
+
+    // Required: the acr must be one of the values sent.
+    for ok in [SILVER, BRONZE] {
+        assert!(
+            check_acr(&with("acr", json!(ok)), &requested, strict()).is_ok(),
+            "{ok}"
+        );
+    }
+    assert!(check_acr(&silver, &format!("  {SILVER}  "), strict()).is_ok());
+    assert_eq!(
+        id_error(check_acr(&other, &requested, strict())),
+        IdTokenError::AcrMismatch {
+            found: Some("0".to_owned())
+        }
+    );
+    assert_eq!(
+        id_error(check_acr(&good(), &requested, strict())),
+        IdTokenError::AcrMismatch { found: None }
+    );
+    // Exact values: no prefix, case folding or substring match.
+    for near in [
+        "urn:mace:incommon:iap",
+        "URN:MACE:INCOMMON:IAP:SILVER",
+        "urn:mace:incommon:iap:silver urn:mace:incommon:iap:bronze",
+        "",
+    ] {
+        assert!(
+            matches!(
+                id_error(check_acr(&with("acr", json!(near)), &requested, strict())),
+                IdTokenError::AcrMismatch { found: Some(_) }
+            ),
+            "{near:?}"
+        );
+    }
+    // A null acr is absent; a non-string acr is a type error, as before.
+    assert_eq!(
+        id_error(check_acr(&with("acr", Value::Null), &requested, strict())),
+        IdTokenError::AcrMismatch { found: None }
+    );
+    assert_eq!(
+        id_error(check_acr(&with("acr", json!(2)), &requested, strict())),
+        IdTokenError::WrongClaimType { claim: "acr" }
+    );
+    // Required, but no acr_values sent (or only spaces): nothing to check.
+    assert!(
+        check_with(
+            &other.to_string(),
+            Expected::none().nonce("n-0S6_WzA2Mj"),
+            strict()
+        )
+        .is_ok()
+    );
+    assert!(check_acr(&good(), " ", strict()).is_ok());
+    // Checked after the nonce (step 11 before step 12).
+    assert_eq!(
+        id_error(check_with(
+            &other.to_string(),
+            Expected::none().nonce("another").acr_values(&requested),
+            strict()
+        )),
+        IdTokenError::NonceMismatch
+    );
+    // The acr_values sent are not secret.
+    assert!(format!("{:?}", Expected::none().acr_values(SILVER)).contains(SILVER));
+}
+
+#[test]
+fn debug_of_an_id_token_shows_no_nonce_and_no_raw_token() {
+    /// What an application keeps after a sign-in, like `SignIn`.
+    #[derive(Debug)]
+    #[allow(dead_code)] // Read only through Debug.
+    struct Session {
+        id_token: IdToken,
+        nested: Option<Vec<IdToken>>,
+    }
+
+    let mut claims = good();
+    claims["nonce"] = json!("n-0S6_WzA2Mj");
+    claims["acr"] = json!("urn:mace:incommon:iap:silver");
+    claims["at_hash"] = json!("77QmUPtjPfzWtF2AnpK9RQ");
+    claims["email"] = json!("janedoe@example.com");
+    claims["session_handle"] = json!("sh-very-secret");
+    let raw = hs256(&claims.to_string());
+    let token = check(&claims).unwrap();
+    assert_eq!(token.claims().nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+    let session = Session {
+        id_token: token.clone(),
+        nested: Some(vec![token.clone()]),
+    };
+    let (_, payload_and_signature) = raw.as_str().split_once('.').unwrap();
+    for debug in [
+        format!("{token:?}"),
+        format!("{token:#?}"),
+        format!("{:?}", token.claims()),
+        format!("{:#?}", token.claims()),
+        format!("{session:?}"),
+        format!("{session:#?}"),
+    ] {
+        assert!(!debug.contains("n-0S6_WzA2Mj"), "nonce shown: {debug}");
+        assert!(!debug.contains(raw.as_str()), "raw token shown: {debug}");
+        assert!(
+            !debug.contains(payload_and_signature),
+            "raw token shown: {debug}"
+        );
+        assert!(
+            !debug.contains("sh-very-secret"),
+            "extra value shown: {debug}"
+        );
+        assert!(
+            !debug.contains("janedoe@example.com"),
+            "extra value shown: {debug}"
+        );
+        // What is safe to show still is.
+        assert!(debug.contains("248289761001"), "{debug}");
+        assert!(debug.contains("urn:mace:incommon:iap:silver"), "{debug}");
+        assert!(debug.contains("77QmUPtjPfzWtF2AnpK9RQ"), "{debug}");
+        assert!(debug.contains("session_handle"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+    // No nonce: nothing to redact, and it says so.
+    let without_nonce = check_with(
+        &without("nonce").to_string(),
+        Expected::none(),
+        IdTokenPolicy::default(),
+    )
+    .unwrap();
+    assert!(format!("{without_nonce:?}").contains("nonce: None"));
 }

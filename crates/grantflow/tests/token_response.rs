@@ -10,8 +10,8 @@
 )]
 
 use grantflow::{
-    Error, ErrorCode, HttpResponse, MalformedResponse, TokenSet, TokenType, UnixTime,
-    parse_token_response,
+    AccessToken, Error, ErrorCode, HttpResponse, MalformedResponse, RawIdToken, RefreshToken,
+    Scope, TokenSet, TokenType, UnixTime, parse_token_response,
 };
 
 const NOW: UnixTime = UnixTime::from_secs(1_700_000_000);
@@ -380,6 +380,74 @@ fn token_set_round_trips_through_serde() {
     assert_eq!(back.refresh_token.as_ref().unwrap().secret(), "r");
     assert_eq!(scopes(&back), Some(vec!["a", "b"]));
     assert_eq!(back.extra["extra"], 1);
+}
+
+#[test]
+fn a_stored_token_set_keeps_server_scopes_outside_the_grammar() {
+    // Servers are not held to RFC 6749 §3.3: a granted scope with a
+    // non-ASCII letter, a quote or a backslash is reported as sent, and a
+    // stored TokenSet must read back whatever the parser accepted.
+    let tokens = ok(json(
+        200,
+        r#"{"access_token":"x","scope":"caf\u00e9 quo\"te back\\slash openid"}"#,
+    ));
+    assert_eq!(
+        scopes(&tokens),
+        Some(vec!["caf\u{e9}", "quo\"te", "back\\slash", "openid"])
+    );
+    let stored = serde_json::to_string(&tokens).unwrap();
+    let back: TokenSet = serde_json::from_str(&stored).unwrap();
+    assert_eq!(scopes(&back), scopes(&tokens));
+    // A lone scope still goes through the grammar.
+    assert!(serde_json::from_str::<grantflow::Scope>(r#""caf\u00e9""#).is_err());
+    // Absent and empty scopes stay distinct through storage, and a stored
+    // form from before the field existed reads as absent.
+    let absent = ok(json(200, r#"{"access_token":"x"}"#));
+    let back: TokenSet = serde_json::from_str(&serde_json::to_string(&absent).unwrap()).unwrap();
+    assert_eq!(scopes(&back), None);
+    let empty = ok(json(200, r#"{"access_token":"x","scope":""}"#));
+    let back: TokenSet = serde_json::from_str(&serde_json::to_string(&empty).unwrap()).unwrap();
+    assert_eq!(scopes(&back), Some(vec![]));
+    let mut old = serde_json::to_value(&absent).unwrap();
+    old.as_object_mut().unwrap().remove("scopes");
+    let back: TokenSet = serde_json::from_value(old).unwrap();
+    assert_eq!(scopes(&back), None);
+}
+
+#[test]
+fn token_set_new_builds_what_the_parser_would() {
+    let parsed = ok(json(
+        200,
+        r#"{"access_token":"SlAV32hkKG","token_type":"Bearer","expires_in":3600,"refresh_token":"8xLOxBtZp8","scope":"openid email","id_token":"a.b.c","tenant":"t1"}"#,
+    ));
+    let built = TokenSet::new(AccessToken::new("SlAV32hkKG"), TokenType::Bearer, NOW)
+        .with_expires_in(3600)
+        .with_refresh_token(RefreshToken::new("8xLOxBtZp8"))
+        .with_scopes([Scope::new("openid").unwrap(), Scope::new("email").unwrap()])
+        .with_id_token(RawIdToken::new("a.b.c"))
+        .with_extra("tenant", serde_json::json!("t1"));
+    assert_eq!(
+        serde_json::to_value(&built).unwrap(),
+        serde_json::to_value(&parsed).unwrap()
+    );
+    assert_eq!(built.expires_in(NOW), Some(3600));
+
+    let bare = TokenSet::new(AccessToken::new("SlAV32hkKG"), TokenType::Bearer, NOW);
+    assert_eq!(bare.expires_at, None);
+    assert!(bare.refresh_token.is_none() && bare.scopes.is_none() && bare.id_token.is_none());
+    assert!(bare.extra.is_empty());
+    assert!(!bare.is_expired(UnixTime::from_secs(u64::MAX)));
+    let at = TokenSet::new(AccessToken::new("SlAV32hkKG"), TokenType::DPoP, NOW)
+        .with_expires_at(UnixTime::from_secs(5));
+    assert!(at.is_expired(NOW));
+    let saturated = TokenSet::new(AccessToken::new("SlAV32hkKG"), TokenType::Bearer, NOW)
+        .with_expires_in(u64::MAX);
+    assert_eq!(saturated.expires_at, Some(UnixTime::from_secs(u64::MAX)));
+    let debug = format!("{built:?}");
+    assert!(
+        !debug.contains("SlAV32hkKG") && !debug.contains("8xLOxBtZp8"),
+        "{debug}"
+    );
 }
 
 // ---- wrong types and values: typed errors naming the field ------------------

@@ -32,7 +32,11 @@ fn key() -> Ed25519KeyPair {
 }
 
 fn sign(kid: &str, claims: &Value) -> String {
-    let header = b64(json!({"alg": "EdDSA", "kid": kid}).to_string().as_bytes());
+    sign_with_header(&json!({"alg": "EdDSA", "kid": kid}), claims)
+}
+
+fn sign_with_header(header: &Value, claims: &Value) -> String {
+    let header = b64(header.to_string().as_bytes());
     let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
     let signature = b64(key().sign(input.as_bytes()).as_ref());
     format!("{input}.{signature}")
@@ -296,5 +300,186 @@ fn a_signed_response_is_verified_and_must_name_issuer_and_audience() {
             response(200, "application/jwt", sign("k2", &claims))
         ),
         Err(Error::Jws(JwsError::NoMatchingKey { .. }))
+    ));
+}
+
+/// Runs a UserInfo request made for a stored `sub` at `now`.
+fn run_for_subject(
+    client: &Client,
+    sub: &str,
+    answer: HttpResponse,
+    now: UnixTime,
+) -> Result<UserInfo, Error> {
+    let mut flow = client.userinfo_for_subject(&tokens("Bearer"), sub).unwrap();
+    let Step::Send(_) = flow.start(now).unwrap() else {
+        panic!("expected a request")
+    };
+    match flow.handle_response(answer, now)? {
+        Step::Done(user) => Ok(user),
+        other => panic!("expected the end, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_restored_session_reaches_userinfo_with_the_stored_sub() {
+    let client = client();
+    // Sign-in time: the ID token validates, and the app stores its sub.
+    let stored_sub = id_token(&client).subject().to_owned();
+    // A day later the ID token has expired and would no longer validate.
+    let later = NOW.saturating_add_secs(86_400);
+    let claims = json!({"iss": ISSUER, "sub": "alice", "aud": "web-app",
+                        "exp": NOW.as_secs() + 60, "iat": NOW.as_secs()});
+    assert!(matches!(
+        client.id_token_validator().unwrap().validate(
+            &RawIdToken::new(sign("k1", &claims)),
+            &client.keys(),
+            Expected::none(),
+            later,
+        ),
+        Err(Error::IdToken(IdTokenError::Expired { .. }))
+    ));
+
+    // The same request as with the ID token.
+    let mut by_token = client
+        .userinfo(&tokens("Bearer"), &id_token(&client))
+        .unwrap();
+    let mut by_sub = client
+        .userinfo_for_subject(&tokens("Bearer"), &stored_sub)
+        .unwrap();
+    let (Step::Send(a), Step::Send(b)) =
+        (by_token.start(later).unwrap(), by_sub.start(later).unwrap())
+    else {
+        panic!("expected two requests")
+    };
+    assert_eq!(a.method(), b.method());
+    assert_eq!(a.uri(), b.uri());
+    assert_eq!(a.headers(), b.headers());
+    assert!(!format!("{by_sub:?}").contains("SlAV32hkKG"));
+
+    // JSON and signed answers for that sub are accepted...
+    let body = json!({"sub": "alice", "email": "alice@example.com"});
+    let user = run_for_subject(
+        &client,
+        &stored_sub,
+        response(200, "application/json", body.to_string()),
+        later,
+    )
+    .unwrap();
+    assert_eq!(user.sub, "alice");
+    assert_eq!(user.string("email"), Some("alice@example.com"));
+    let signed = json!({"iss": ISSUER, "aud": "web-app", "sub": "alice"});
+    let user = run_for_subject(
+        &client,
+        &stored_sub,
+        response(200, "application/jwt", sign("k1", &signed)),
+        later,
+    )
+    .unwrap();
+    assert!(user.signed);
+
+    // ...and the §5.3.2 sub check still applies, signed or not.
+    let mallory = json!({"sub": "mallory", "email": "alice@example.com"});
+    assert!(matches!(
+        run_for_subject(
+            &client,
+            &stored_sub,
+            response(200, "application/json", mallory.to_string()),
+            later
+        ),
+        Err(Error::UserInfoSubjectMismatch)
+    ));
+    let signed_mallory = json!({"iss": ISSUER, "aud": "web-app", "sub": "mallory"});
+    assert!(matches!(
+        run_for_subject(
+            &client,
+            &stored_sub,
+            response(200, "application/jwt", sign("k1", &signed_mallory)),
+            later
+        ),
+        Err(Error::UserInfoSubjectMismatch)
+    ));
+    // Exact comparison: no case folding, no trimming.
+    for near in ["Alice", "alice ", " alice"] {
+        assert!(matches!(
+            run_for_subject(
+                &client,
+                near,
+                response(200, "application/json", body.to_string()),
+                later
+            ),
+            Err(Error::UserInfoSubjectMismatch)
+        ));
+    }
+    // An empty stored sub matches nothing.
+    assert!(
+        run_for_subject(
+            &client,
+            "",
+            response(200, "application/json", r#"{"sub":""}"#),
+            later
+        )
+        .is_err()
+    );
+    // The same refusals as `userinfo`.
+    assert!(matches!(
+        client.userinfo_for_subject(&tokens("DPoP"), "alice"),
+        Err(Error::UnsupportedTokenType { .. })
+    ));
+    assert!(matches!(
+        Client::new(ClientId::new("web-app"), ClientAuth::None)
+            .userinfo_for_subject(&tokens("Bearer"), "alice"),
+        Err(Error::MissingEndpoint {
+            endpoint: "userinfo_endpoint"
+        })
+    ));
+}
+
+#[test]
+fn rfc8725_a_signed_response_of_another_jwt_type_is_refused() {
+    let claims = json!({"iss": ISSUER, "aud": "web-app", "sub": "alice"});
+    for typ in [
+        "at+jwt",
+        "application/at+jwt",
+        "logout+jwt",
+        "dpop+jwt",
+        "secevent+jwt",
+        "JOSE",
+    ] {
+        let header = json!({"alg": "EdDSA", "kid": "k1", "typ": typ});
+        match run(
+            &client(),
+            response(200, "application/jwt", sign_with_header(&header, &claims)),
+        ) {
+            Err(Error::UserInfo(IdTokenError::WrongJwtType { typ: found })) => {
+                assert_eq!(found, typ);
+            }
+            other => panic!("{typ}: {other:?}"),
+        }
+    }
+    for typ in ["JWT", "jwt", "application/jwt", "Application/JWT"] {
+        let header = json!({"alg": "EdDSA", "kid": "k1", "typ": typ});
+        let user = run(
+            &client(),
+            response(200, "application/jwt", sign_with_header(&header, &claims)),
+        )
+        .unwrap();
+        assert!(user.signed, "{typ}");
+    }
+    // Checked after the signature: a forged token of another type is a
+    // signature failure, never a type error.
+    let header = json!({"alg": "EdDSA", "kid": "k1", "typ": "at+jwt"});
+    let token = sign_with_header(&header, &claims);
+    let (input, _) = token.rsplit_once('.').unwrap();
+    let forged = format!("{input}.{}", b64(&[0; 64]));
+    assert!(matches!(
+        run(&client(), response(200, "application/jwt", forged)),
+        Err(Error::Jws(JwsError::BadSignature))
+    ));
+    // And before the claims: a genuine access token whose claims would not
+    // even parse as UserInfo's is refused for its type.
+    let token = sign_with_header(&header, &json!(["not", "an", "object"]));
+    assert!(matches!(
+        run(&client(), response(200, "application/jwt", token)),
+        Err(Error::UserInfo(IdTokenError::WrongJwtType { .. }))
     ));
 }

@@ -8,6 +8,8 @@ use crate::alg::Algorithm;
 /// The defaults are the strict ones: algorithms from the provider's metadata
 /// (`RS256` when there is none), no HMAC, 60 seconds of leeway, no other
 /// audience than the client, at most one key-rotation re-fetch a minute.
+/// The one check off by default is [`require_acr`](Self::require_acr), which
+/// the specification leaves to the client.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct IdTokenPolicy {
@@ -27,6 +29,14 @@ pub struct IdTokenPolicy {
     /// by an unknown `kid` (OIDC Core §10.1.1). The initial fetch does not
     /// count.
     pub jwks_refetch_interval: u64,
+    /// Refuse an ID token whose `acr` is missing or not one of the
+    /// `acr_values` the authorization request sent
+    /// ([`IdTokenError::AcrMismatch`](crate::IdTokenError::AcrMismatch)).
+    /// Off by default: OIDC Core §3.1.3.7 step 12 only says the client
+    /// *should* check `acr`, and providers may authenticate at another level
+    /// than asked (§3.1.2.1: `acr_values` is a voluntary claim request). With
+    /// this on, a request without `acr_values` checks nothing either.
+    pub require_acr: bool,
 }
 
 impl Default for IdTokenPolicy {
@@ -37,6 +47,7 @@ impl Default for IdTokenPolicy {
             leeway: 60,
             trusted_audiences: Vec::new(),
             jwks_refetch_interval: 60,
+            require_acr: false,
         }
     }
 }
@@ -74,6 +85,20 @@ impl IdTokenPolicy {
     #[must_use]
     pub fn with_jwks_refetch_interval(mut self, seconds: u64) -> Self {
         self.jwks_refetch_interval = seconds;
+        self
+    }
+
+    /// Makes a returned `acr` that is missing or not one of the requested
+    /// `acr_values` an error ([`require_acr`](Self::require_acr)).
+    ///
+    /// ```
+    /// # use grantflow::IdTokenPolicy;
+    /// let policy = IdTokenPolicy::default().with_acr_required(true);
+    /// assert!(policy.require_acr);
+    /// ```
+    #[must_use]
+    pub fn with_acr_required(mut self, required: bool) -> Self {
+        self.require_acr = required;
         self
     }
 

@@ -6,6 +6,7 @@ mod authorization_code;
 mod client_credentials;
 
 pub use authorization_code::{
-    AuthorizationRequest, CodeExchange, PendingAuthorization, PkceMethod, PkceVerifier, SignIn,
+    AuthorizationRequest, CodeExchange, DEFAULT_MAX_PENDING_AGE, PendingAuthorization,
+    PendingSignIn, PkceMethod, PkceVerifier, SignIn, SignInExchange, SignInRequest,
 };
 pub use client_credentials::ClientCredentials;

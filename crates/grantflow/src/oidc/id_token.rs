@@ -1,45 +1,6 @@
-//! ID token validation (OpenID Connect Core §3.1.3.7).
-//!
-//! An ID token is a JWS whose claims say who signed the user in, for which
-//! client, when, and with which `nonce`. [`IdTokenValidator::validate`] runs
-//! every check of §3.1.3.7 in this order, and each failure has its own error:
-//!
-//! 1. the compact JWS is parsed with bounds ([`CompactJws::parse`]): three
-//!    segments, strict base64url, no duplicate header names, no unknown
-//!    `crit`, `alg: none` refused;
-//! 2. `alg` must be in the allowlist of [`IdTokenPolicy`], which comes from
-//!    configuration or the provider's metadata, never from the token (step 6–7;
-//!    RFC 8725 §3.1);
-//! 3. the signature is verified **before any claim is read** (step 6): with
-//!    the provider's keys chosen by `kid` (no `kid` and one fitting key is
-//!    fine), or for `HS256/384/512` only when the policy opts in, with the
-//!    client secret as the key, which must be at least 32 octets (step 8);
-//!    `jku`, `x5u` and `jwk` headers are never used;
-//! 4. the claims are a JSON object without duplicate names; `iss`, `sub`,
-//!    `aud`, `exp` and `iat` are present with the right JSON types — a claim
-//!    of the wrong type (`"exp": "123"`) is an error, never "absent";
-//! 5. `iss` equals the expected issuer exactly (step 2); `aud` contains the
-//!    client id and nothing untrusted (step 3); `azp`, when present, is the
-//!    client id (step 5); `exp` is after `now` minus the leeway (step 9);
-//!    `iat` is not after `now` plus the leeway (step 10); `nbf`, when present,
-//!    is not after `now` plus the leeway;
-//! 6. `nonce` equals the one sent, compared in constant time (step 11);
-//!    `auth_time` is present and recent enough when `max_age` was sent
-//!    (step 13);
-//! 7. `at_hash` and `c_hash`, when present, match the access token and code
-//!    (§3.1.3.8, §3.3.2.11), using the left half of the hash of the header's
-//!    algorithm.
-//!
-//! The authorization code exchange ([`crate::authorization_code`]) runs the
-//! validator for you and, when the token names a `kid` the cached key set
-//! lacks — or names none and no cached key verifies it — fetches the
-//! provider's JWKS once more before validating again (OIDC Core §10.1.1, key
-//! rotation; at most once per [`IdTokenPolicy::jwks_refetch_interval`]). Use the validator directly for ID
-//! tokens obtained elsewhere.
-//!
-//! A user is identified by the pair ([`IdTokenClaims::iss`],
-//! [`IdTokenClaims::sub`]), never by `email`: an email claim is mutable and,
-//! on multi-tenant providers, not verified ("nOAuth").
+//! ID token validation (OpenID Connect Core §3.1.3.7): [`IdTokenValidator`],
+//! whose docs list every check in order, what the request sent
+//! ([`Expected`]), and the validated token ([`IdToken`], [`IdTokenClaims`]).
 
 use core::fmt;
 
@@ -73,6 +34,10 @@ pub struct Expected<'a> {
     pub access_token: Option<&'a str>,
     /// The authorization code, checked against `c_hash` when the token has one.
     pub code: Option<&'a str>,
+    /// The `acr_values` sent (space-separated): when the policy
+    /// [requires it](IdTokenPolicy::require_acr), `acr` must be one of them
+    /// (step 12).
+    pub acr_values: Option<&'a str>,
 }
 
 impl fmt::Debug for Expected<'_> {
@@ -82,12 +47,13 @@ impl fmt::Debug for Expected<'_> {
             .field("max_age", &self.max_age)
             .field("access_token", &self.access_token.map(|_| "<redacted>"))
             .field("code", &self.code.map(|_| "<redacted>"))
+            .field("acr_values", &self.acr_values)
             .finish()
     }
 }
 
 impl<'a> Expected<'a> {
-    /// Nothing sent: no nonce, no `max_age`, no hash checks.
+    /// Nothing sent: no nonce, no `max_age`, no `acr_values`, no hash checks.
     pub fn none() -> Self {
         Expected::default()
     }
@@ -119,9 +85,72 @@ impl<'a> Expected<'a> {
         self.code = Some(code);
         self
     }
+
+    /// The `acr_values` the request sent, space-separated as on the wire
+    /// (OIDC Core §3.1.2.1). Checked against `acr` only when the policy
+    /// [requires it](IdTokenPolicy::require_acr); a value with no
+    /// non-space character counts as none sent.
+    #[must_use]
+    pub fn acr_values(mut self, acr_values: &'a str) -> Self {
+        self.acr_values = Some(acr_values);
+        self
+    }
 }
 
 /// Validates ID tokens for one client of one issuer.
+///
+/// An ID token is a JWS whose claims say who signed the user in, for which
+/// client, when, and with which `nonce`. [`validate`](Self::validate) runs
+/// every check of §3.1.3.7 in this order, and each failure has its own error:
+///
+/// 1. the compact JWS is parsed with bounds ([`CompactJws::parse`]): three
+///    segments, strict base64url, no duplicate header names, no unknown
+///    `crit`, `alg: none` refused;
+/// 2. `alg` must be in the allowlist of [`IdTokenPolicy`], which comes from
+///    configuration or the provider's metadata, never from the token (step 6–7;
+///    RFC 8725 §3.1);
+/// 3. the signature is verified **before any claim is read** (step 6): with
+///    the provider's keys chosen by `kid` (no `kid` and one fitting key is
+///    fine), or for `HS256/384/512` only when the policy opts in, with the
+///    client secret as the key, which must be at least 32 octets (step 8);
+///    `jku`, `x5u` and `jwk` headers are never used;
+/// 4. the header's `typ`, when present, must say `JWT` (RFC 8725 §3.11):
+///    another kind of JWT signed by the same keys — an access token
+///    (`at+jwt`, RFC 9068), a logout token (`logout+jwt`), a DPoP proof
+///    (`dpop+jwt`), a security event (`secevent+jwt`) — never passes as an
+///    ID token. `typ` is a media type (RFC 7515 §4.1.9): it compares without
+///    regard to case, and a value without `/` has `application/` implied, so
+///    `JWT`, `jwt` and `application/jwt` are all accepted;
+/// 5. the claims are a JSON object without duplicate names; `iss`, `sub`,
+///    `aud`, `exp` and `iat` are present with the right JSON types — a claim
+///    of the wrong type (`"exp": "123"`) is an error, never "absent";
+/// 6. `iss` equals the expected issuer exactly (step 2); `aud` contains the
+///    client id and nothing untrusted (step 3); `azp`, when present, is the
+///    client id (step 5); `exp` is after `now` minus the leeway (step 9);
+///    `iat` is not after `now` plus the leeway (step 10); `nbf`, when present,
+///    is not after `now` plus the leeway;
+/// 7. `nonce` equals the one sent, compared in constant time (step 11);
+///    when the policy [requires it](IdTokenPolicy::require_acr) and
+///    `acr_values` were sent, `acr` is one of them (step 12); `auth_time` is
+///    present and recent enough when `max_age` was sent (step 13);
+/// 8. `at_hash` and `c_hash`, when present, match the access token and code
+///    (§3.1.3.8, §3.3.2.11), using the left half of the hash of the header's
+///    algorithm.
+///
+/// The sign-in code exchange ([`SignInExchange`](crate::SignInExchange)) runs
+/// the validator for you and, when the token names a `kid` the cached key set
+/// lacks — or names none and no cached key verifies it — fetches the
+/// provider's JWKS once more before validating again (OIDC Core §10.1.1, key
+/// rotation; at most once per [`IdTokenPolicy::jwks_refetch_interval`]). Use
+/// the validator directly for ID tokens obtained elsewhere.
+///
+/// A user is identified by the pair ([`IdTokenClaims::iss`],
+/// [`IdTokenClaims::sub`]), never by `email`: an email claim is mutable and,
+/// on multi-tenant providers, not verified ("nOAuth").
+///
+/// `Debug` of an [`IdToken`] shows neither the raw token nor the `nonce`,
+/// and of the claims the token does not type ([`IdTokenClaims::extra`]:
+/// personal data, provider session handles) only the names.
 ///
 /// ```
 /// use grantflow::{Expected, IdTokenPolicy, IdTokenValidator};
@@ -202,12 +231,13 @@ impl IdTokenValidator {
     }
 
     /// Validates `token` against `keys` at `now`: every step of OIDC Core
-    /// §3.1.3.7 listed in the [module docs](self).
+    /// §3.1.3.7 listed on [`IdTokenValidator`], in that order.
     ///
     /// Fails with [`Error::Jws`] when the token cannot be parsed or its
     /// signature does not verify (an unknown `kid` is
-    /// [`JwsError::NoMatchingKey`]), and with [`Error::IdToken`] when a claim
-    /// check fails.
+    /// [`JwsError::NoMatchingKey`]), and with [`Error::IdToken`] when the
+    /// header's `typ` names another kind of JWT
+    /// ([`IdTokenError::WrongJwtType`]) or a claim check fails.
     pub fn validate(
         &self,
         token: &RawIdToken,
@@ -217,6 +247,7 @@ impl IdTokenValidator {
     ) -> Result<IdToken, Error> {
         let jws = CompactJws::parse(token.as_str())?;
         let alg = self.verify_signature(&jws, keys)?;
+        check_jwt_type(&jws)?;
         let claims = IdTokenClaims::parse(jws.payload())?;
         self.check_claims(&claims, alg, expected, now)?;
         Ok(IdToken {
@@ -313,6 +344,12 @@ impl IdTokenValidator {
                 return Err(IdTokenError::NonceMismatch);
             }
         }
+        // Step 12: acr, when the policy asks for the check and values were sent.
+        if self.policy.require_acr {
+            if let Some(requested) = expected.acr_values {
+                check_acr(requested, claims.acr.as_deref())?;
+            }
+        }
         // Step 13: max_age.
         if let Some(max_age) = expected.max_age {
             let auth_time = claims
@@ -391,6 +428,48 @@ pub(crate) fn keys_may_be_stale(error: &Error, token: &str) -> bool {
     }
 }
 
+/// RFC 8725 §3.11: refuses a JWT whose header `typ` names another kind of
+/// token. `typ` is a media type (RFC 7515 §4.1.9): compared without regard
+/// to case, with `application/` implied when it has no `/` (RFC 7519 §5.1
+/// recommends `JWT`). Absent is fine: OIDC Core does not require it.
+pub(crate) fn check_jwt_type(jws: &CompactJws) -> Result<(), IdTokenError> {
+    let Some(typ) = jws.header().typ.as_deref() else {
+        return Ok(());
+    };
+    let subtype = if typ.contains('/') {
+        typ.get(..APPLICATION.len())
+            .filter(|prefix| prefix.eq_ignore_ascii_case(APPLICATION))
+            .and_then(|_| typ.get(APPLICATION.len()..))
+    } else {
+        Some(typ)
+    };
+    if subtype.is_some_and(|subtype| subtype.eq_ignore_ascii_case("jwt")) {
+        Ok(())
+    } else {
+        Err(IdTokenError::WrongJwtType {
+            typ: clean_text(typ, MAX_QUOTE),
+        })
+    }
+}
+
+/// The media type prefix RFC 7515 §4.1.9 lets a `typ` leave out.
+const APPLICATION: &str = "application/";
+
+/// Step 12: `acr` is one of the space-separated `requested` values. Nothing
+/// requested (only spaces) checks nothing.
+fn check_acr(requested: &str, acr: Option<&str>) -> Result<(), IdTokenError> {
+    let mut values = requested.split(' ').filter(|value| !value.is_empty());
+    let Some(first) = values.next() else {
+        return Ok(());
+    };
+    match acr {
+        Some(acr) if acr == first || values.any(|value| value == acr) => Ok(()),
+        found => Err(IdTokenError::AcrMismatch {
+            found: found.map(|acr| clean_text(acr, MAX_QUOTE)),
+        }),
+    }
+}
+
 /// `base64url(left half of hash(value))` compared with `claim` in constant
 /// time (OIDC Core §3.1.3.6). The hash follows the header's `alg`, which is
 /// always one this crate implements, so there is no unknown case to fail
@@ -404,6 +483,13 @@ fn half_hash_matches(alg: Algorithm, value: &str, claim: &str) -> bool {
 
 /// A validated ID token: its raw form, the algorithm it was signed with,
 /// and its claims.
+///
+/// `Debug` shows the algorithm and the claims with `nonce` redacted and only
+/// the names of the [`extra`](IdTokenClaims::extra) claims; never the raw
+/// token. A session kept across requests stores the (`iss`, `sub`) pair
+/// (for [`Client::userinfo_for_subject`]) and, when logout needs an
+/// `id_token_hint`, the [raw](Self::raw) token: the ID token expires long
+/// before the session does, and would no longer validate.
 #[derive(Clone)]
 pub struct IdToken {
     raw: RawIdToken,
@@ -445,7 +531,9 @@ impl IdToken {
 /// The claims of a validated ID token (OIDC Core §2). Standard claims are
 /// typed; every other claim (`email`, `name`, …) is kept in
 /// [`extra`](Self::extra) as sent.
-#[derive(Clone, Debug, serde::Serialize)]
+///
+/// `Debug` redacts `nonce` and shows only the names of the `extra` claims.
+#[derive(Clone, serde::Serialize)]
 #[non_exhaustive]
 pub struct IdTokenClaims {
     /// The issuer.
@@ -464,7 +552,10 @@ pub struct IdTokenClaims {
     pub auth_time: Option<UnixTime>,
     /// The nonce, if present.
     pub nonce: Option<String>,
-    /// Authentication context class reference, if present.
+    /// Authentication context class reference, if present: the level the
+    /// user was authenticated at (OIDC Core §2). Checked against the
+    /// `acr_values` sent only when
+    /// [`IdTokenPolicy::require_acr`] is set.
     pub acr: Option<String>,
     /// Authentication methods references, if present.
     pub amr: Option<Vec<String>>,
@@ -476,6 +567,27 @@ pub struct IdTokenClaims {
     pub c_hash: Option<String>,
     /// Every other claim, as sent.
     pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for IdTokenClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenClaims")
+            .field("iss", &self.iss)
+            .field("sub", &self.sub)
+            .field("aud", &self.aud)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("nbf", &self.nbf)
+            .field("auth_time", &self.auth_time)
+            .field("nonce", &self.nonce.as_ref().map(|_| "<redacted>"))
+            .field("acr", &self.acr)
+            .field("amr", &self.amr)
+            .field("azp", &self.azp)
+            .field("at_hash", &self.at_hash)
+            .field("c_hash", &self.c_hash)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl IdTokenClaims {

@@ -10,9 +10,15 @@
 //! The access token goes in an `Authorization: Bearer` header (RFC 6750
 //! §2.1), never in the URL (RFC 9700 §4.3.2); only `Bearer` tokens are sent.
 //! The response is JSON, or a JWT signed by the provider
-//! (`application/jwt`), whose signature, `iss` and `aud` are checked
-//! (OIDC Core §5.3.2). Either way its `sub` must equal the ID token's
-//! (§5.3.2: otherwise the response "MUST NOT be used").
+//! (`application/jwt`), whose signature, header `typ` (as for ID tokens,
+//! RFC 8725 §3.11), `iss` and `aud` are checked (OIDC Core §5.3.2). Either
+//! way its `sub` must equal the ID token's (§5.3.2: otherwise the response
+//! "MUST NOT be used").
+//!
+//! [`Client::userinfo`] takes the `sub` from a validated [`IdToken`];
+//! [`Client::userinfo_for_subject`] takes a `sub` the application stored
+//! at sign-in, for a restored session whose ID token has long expired. The
+//! check is the same.
 
 use core::fmt;
 
@@ -27,7 +33,7 @@ use crate::error::{
 use crate::flow::{Flow, Step};
 use crate::jose::CompactJws;
 use crate::message::{HttpRequest, HttpResponse, media_type};
-use crate::oidc::id_token::{IdToken, claims_object, keys_may_be_stale};
+use crate::oidc::id_token::{IdToken, check_jwt_type, claims_object, keys_may_be_stale};
 use crate::oidc::jwks::parse_jwks_response;
 use crate::time::UnixTime;
 use crate::token::{TokenSet, TokenType};
@@ -64,7 +70,8 @@ enum State {
     Finished,
 }
 
-/// The UserInfo request as a [`Flow`]. Made by [`Client::userinfo`].
+/// The UserInfo request as a [`Flow`]. Made by [`Client::userinfo`] or
+/// [`Client::userinfo_for_subject`].
 pub struct UserInfoRequest {
     client: Client,
     access_token: AccessToken,
@@ -85,7 +92,8 @@ impl fmt::Debug for UserInfoRequest {
 
 impl Client {
     /// Fetches the claims of the user `id_token` names, with the access
-    /// token of `tokens` (OIDC Core §5.3.1).
+    /// token of `tokens` (OIDC Core §5.3.1). The response's `sub` must equal
+    /// the ID token's ([`Error::UserInfoSubjectMismatch`] otherwise).
     ///
     /// Fails with [`Error::MissingEndpoint`] without a UserInfo endpoint and
     /// with [`Error::UnsupportedTokenType`] unless the token is a `Bearer`
@@ -94,6 +102,54 @@ impl Client {
         &self,
         tokens: &TokenSet,
         id_token: &IdToken,
+    ) -> Result<UserInfoRequest, Error> {
+        self.userinfo_for_subject(tokens, id_token.subject())
+    }
+
+    /// Fetches the claims of the user whose subject is `sub`, with the
+    /// access token of `tokens` (OIDC Core §5.3.1): the same request and
+    /// checks as [`userinfo`](Self::userinfo), for when the validated ID
+    /// token is gone — a session restored from storage, whose ID token has
+    /// expired and would no longer validate. Store the `sub` (with the
+    /// issuer) at sign-in, from [`IdToken::subject`].
+    ///
+    /// The response's `sub` must still equal `sub` (OIDC Core §5.3.2: a
+    /// token substituted by an attacker could otherwise fetch someone else's
+    /// claims); a mismatch is [`Error::UserInfoSubjectMismatch`]. An empty
+    /// `sub` matches no response.
+    ///
+    /// Fails like [`userinfo`](Self::userinfo).
+    ///
+    /// ```
+    /// use grantflow::{
+    ///     AccessToken, Client, ClientAuth, ClientId, EndpointUrl, Flow, Step, TokenSet,
+    ///     TokenType, UnixTime,
+    /// };
+    ///
+    /// # fn main() -> Result<(), grantflow::Error> {
+    /// let client = Client::new(ClientId::new("web-app"), ClientAuth::None)
+    ///     .with_userinfo_endpoint(EndpointUrl::parse("https://op.example.com/userinfo")?);
+    /// // Restored from the session store: the tokens and the `sub` kept at sign-in.
+    /// let now = UnixTime::from_secs(1_800_000_000);
+    /// let tokens = TokenSet::new(AccessToken::new("SlAV32hkKG"), TokenType::Bearer, now);
+    /// let mut flow = client.userinfo_for_subject(&tokens, "248289761001")?;
+    /// let Step::Send(request) = flow.start(now)? else { unreachable!() };
+    /// assert_eq!(request.uri(), "https://op.example.com/userinfo");
+    ///
+    /// let answer = http::Response::builder()
+    ///     .status(200)
+    ///     .header("content-type", "application/json")
+    ///     .body(br#"{"sub":"248289761001","name":"Jane Doe"}"#.to_vec())
+    ///     .unwrap();
+    /// let Step::Done(user) = flow.handle_response(answer, now)? else { unreachable!() };
+    /// assert_eq!(user.string("name"), Some("Jane Doe"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn userinfo_for_subject(
+        &self,
+        tokens: &TokenSet,
+        sub: &str,
     ) -> Result<UserInfoRequest, Error> {
         self.require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
         if tokens.token_type != TokenType::Bearer {
@@ -104,7 +160,7 @@ impl Client {
         Ok(UserInfoRequest {
             client: self.clone(),
             access_token: tokens.access_token.clone(),
-            subject: id_token.subject().to_owned(),
+            subject: sub.to_owned(),
             state: State::New,
         })
     }
@@ -142,8 +198,9 @@ impl UserInfoRequest {
         Ok(Step::Done(user))
     }
 
-    /// A signed response: verify, then check `iss` and `aud` (§5.3.2). On an
-    /// unknown `kid`, asks for the key set once more.
+    /// A signed response: verify, then check `typ` (RFC 8725 §3.11), `iss`
+    /// and `aud` (§5.3.2). On an unknown `kid`, asks for the key set once
+    /// more.
     fn signed(
         &mut self,
         body: Vec<u8>,
@@ -176,6 +233,7 @@ impl UserInfoRequest {
             }
             Err(error) => return Err(error.into()),
         }
+        check_jwt_type(&jws).map_err(Error::UserInfo)?;
         let issuer = self.client.issuer().ok_or(Error::IssuerNotConfigured)?;
         let (sub, claims) = signed_claims(
             jws.payload(),

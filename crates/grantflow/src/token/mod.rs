@@ -104,6 +104,13 @@ pub struct TokenSet {
     /// `scope` field. Absence is never filled in with the requested scopes
     /// (RFC 6749 §5.1 allows either meaning; guessing caused Spring
     /// CVE-2022-31690).
+    ///
+    /// Servers are not held to the RFC 6749 §3.3 grammar here (a granted
+    /// scope is data to report, not something this client sends), so these
+    /// may hold characters [`Scope::new`] refuses; deserializing a stored
+    /// `TokenSet` reads them back as they were, without the grammar check a
+    /// lone [`Scope`] goes through.
+    #[serde(default, deserialize_with = "granted_scopes")]
     pub scopes: Option<Vec<Scope>>,
     /// The raw, unvalidated ID token, when the server sent one.
     pub id_token: Option<RawIdToken>,
@@ -114,6 +121,86 @@ pub struct TokenSet {
 }
 
 impl TokenSet {
+    /// Tokens received at `received_at`: an access token of `token_type`
+    /// and nothing else (no expiry, refresh token, scopes or ID token).
+    /// Add the rest with the `with_*` methods. For storage migrations and
+    /// tests; flows build theirs from the token response.
+    ///
+    /// ```
+    /// use grantflow::{AccessToken, RefreshToken, Scope, TokenSet, TokenType, UnixTime};
+    ///
+    /// # fn main() -> Result<(), grantflow::Error> {
+    /// let received = UnixTime::from_secs(1_700_000_000);
+    /// let tokens = TokenSet::new(AccessToken::new("SlAV32hkKG"), TokenType::Bearer, received)
+    ///     .with_expires_in(3600)
+    ///     .with_refresh_token(RefreshToken::new("8xLOxBtZp8"))
+    ///     .with_scopes([Scope::new("openid")?, Scope::new("email")?]);
+    /// assert_eq!(tokens.expires_at, Some(UnixTime::from_secs(1_700_003_600)));
+    /// assert!(!tokens.is_expired(UnixTime::from_secs(1_700_000_100)));
+    /// assert_eq!(tokens.scopes.as_ref().map(Vec::len), Some(2));
+    /// assert!(tokens.id_token.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(access_token: AccessToken, token_type: TokenType, received_at: UnixTime) -> Self {
+        TokenSet {
+            access_token,
+            token_type,
+            expires_at: None,
+            refresh_token: None,
+            scopes: None,
+            id_token: None,
+            received_at,
+            extra: Map::new(),
+        }
+    }
+
+    /// Sets when the access token expires.
+    #[must_use]
+    pub fn with_expires_at(mut self, expires_at: UnixTime) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Sets the access token to expire `seconds` after
+    /// [`received_at`](Self::received_at) (saturating), as an `expires_in`
+    /// in the response would.
+    #[must_use]
+    pub fn with_expires_in(mut self, seconds: u64) -> Self {
+        self.expires_at = Some(self.received_at.saturating_add_secs(seconds));
+        self
+    }
+
+    /// Sets the refresh token.
+    #[must_use]
+    pub fn with_refresh_token(mut self, refresh_token: RefreshToken) -> Self {
+        self.refresh_token = Some(refresh_token);
+        self
+    }
+
+    /// Sets the granted scopes (an empty list means the server said it
+    /// granted none, unlike absence).
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        self.scopes = Some(scopes.into_iter().collect());
+        self
+    }
+
+    /// Sets the raw, unvalidated ID token.
+    #[must_use]
+    pub fn with_id_token(mut self, id_token: RawIdToken) -> Self {
+        self.id_token = Some(id_token);
+        self
+    }
+
+    /// Adds one more response field to [`extra`](Self::extra), replacing
+    /// one of the same name.
+    #[must_use]
+    pub fn with_extra(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+
     /// Whether the access token has expired at `now`. A token without
     /// `expires_at` is never reported expired.
     pub fn is_expired(&self, now: UnixTime) -> bool {
@@ -139,6 +226,17 @@ impl fmt::Debug for TokenSet {
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
+}
+
+/// [`TokenSet::scopes`] read back from storage: each scope as it was stored,
+/// without the grammar check of `Scope`'s own `Deserialize`, since the
+/// server that granted it was not held to the grammar either.
+fn granted_scopes<'de, D>(deserializer: D) -> Result<Option<Vec<Scope>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let scopes = <Option<Vec<String>> as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(scopes.map(|scopes| scopes.into_iter().map(Scope::from_server).collect()))
 }
 
 /// Parses a token endpoint response for `client`, and refuses a token type

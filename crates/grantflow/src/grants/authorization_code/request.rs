@@ -1,0 +1,423 @@
+//! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1): the two
+//! builders, [`SignInRequest`] and [`AuthorizationRequest`], over one
+//! private core that checks the request and builds the URL.
+
+use rand_core::CryptoRng;
+
+use super::Secret;
+use super::callback::PendingCore;
+use super::pkce::{PkceMethod, PkceVerifier, random_token};
+use crate::client::Client;
+use crate::endpoint::RedirectUri;
+use crate::error::Error;
+use crate::time::UnixTime;
+use crate::types::Scope;
+
+/// How long a pending authorization is accepted by `callback` by default,
+/// in seconds: 10 minutes (RFC 6749 §4.1.2 recommends authorization codes
+/// live at most that long, so a user who took longer has to start again
+/// anyway). Change it per request with
+/// [`SignInRequest::max_pending_age`] or
+/// [`AuthorizationRequest::max_pending_age`].
+pub const DEFAULT_MAX_PENDING_AGE: u64 = 600;
+
+/// The parameters the flow sets itself, or that have a method of their own
+/// whose value the flow must know (`max_age` is checked against
+/// `auth_time`), or that would override the others (`request`,
+/// `request_uri`: a request object, RFC 9101 §5).
+///
+/// [`SignInRequest::param`] and [`AuthorizationRequest::param`] refuse them
+/// ([`Error::ReservedParameter`]), and so does an authorization endpoint URL
+/// that already carries one ([`Error::EndpointParameterConflict`]).
+const RESERVED: [&str; 16] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "ui_locales",
+    "acr_values",
+    "resource",
+    "request",
+    "request_uri",
+];
+
+/// The scope that makes a request an OpenID Connect one (OIDC Core §3.1.2.1).
+const OPENID: &str = "openid";
+
+/// What both requests are made of; [`RequestCore::begin`] is the one place
+/// an authorization URL is built.
+#[derive(Debug)]
+struct RequestCore {
+    client: Client,
+    redirect_uri: RedirectUri,
+    scopes: Vec<Scope>,
+    prompt: Option<String>,
+    login_hint: Option<String>,
+    ui_locales: Option<String>,
+    resources: Vec<String>,
+    params: Vec<(String, String)>,
+    pkce: PkceMethod,
+    max_pending_age: u64,
+}
+
+/// What only a sign-in sends (OIDC Core §3.1.2.1).
+#[derive(Debug, Default)]
+struct OpenIdParams {
+    max_age: Option<u64>,
+    acr_values: Option<String>,
+}
+
+/// The OpenID Connect part of a sign-in: the `nonce` drawn for it, and the
+/// parameters only a sign-in sends.
+struct OpenId<'a> {
+    nonce: &'a Secret,
+    params: &'a OpenIdParams,
+}
+
+impl RequestCore {
+    fn new(client: &Client, redirect_uri: &str) -> Result<Self, Error> {
+        Ok(RequestCore {
+            client: client.clone(),
+            redirect_uri: RedirectUri::new(redirect_uri)?,
+            scopes: Vec::new(),
+            prompt: None,
+            login_hint: None,
+            ui_locales: None,
+            resources: Vec::new(),
+            params: Vec::new(),
+            pkce: PkceMethod::S256,
+            max_pending_age: DEFAULT_MAX_PENDING_AGE,
+        })
+    }
+
+    /// Checks the request and builds the authorization URL, drawing `state`
+    /// and the PKCE verifier from `rng`. With `openid` (a sign-in), scope
+    /// `openid` is sent first (once) with the `nonce`, `max_age` and
+    /// `acr_values`; without it, asking for `openid` is
+    /// [`Error::OpenIdNeedsSignIn`].
+    fn begin(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+        openid: Option<OpenId<'_>>,
+    ) -> Result<(url::Url, PendingCore), Error> {
+        if let Some((name, _)) = self
+            .params
+            .iter()
+            .find(|(name, _)| RESERVED.contains(&name.as_str()))
+        {
+            return Err(Error::ReservedParameter { name: name.clone() });
+        }
+        let asks_openid = self.scopes.iter().any(|scope| scope.as_str() == OPENID);
+        let openid_first = openid.as_ref().map(|_| OPENID);
+        if openid_first.is_none() && asks_openid {
+            return Err(Error::OpenIdNeedsSignIn);
+        }
+        let issuer = self.client.issuer().cloned();
+        if openid_first.is_some() && issuer.is_none() {
+            return Err(Error::IssuerNotConfigured);
+        }
+        let endpoint = self
+            .client
+            .require_endpoint(|e| e.authorization.as_ref(), "authorization_endpoint")?;
+        // The endpoint's own parameters are kept (`?tenant=a`, Azure B2C's
+        // `?p=policy`), but not one the flow sets: it would be sent twice,
+        // and servers differ on which one wins.
+        if let Some(name) = endpoint.as_url().query_pairs().find_map(|(name, _)| {
+            RESERVED
+                .iter()
+                .find(|reserved| **reserved == name)
+                .map(|reserved| (*reserved).to_owned())
+        }) {
+            return Err(Error::EndpointParameterConflict {
+                endpoint: "authorization_endpoint",
+                name,
+            });
+        }
+
+        let state = random_token(rng);
+        let verifier = PkceVerifier::generate(rng);
+
+        let mut scope = String::new();
+        let others = self
+            .scopes
+            .iter()
+            .map(Scope::as_str)
+            .filter(|scope| openid_first.is_none() || *scope != OPENID);
+        for token in openid_first.into_iter().chain(others) {
+            if !scope.is_empty() {
+                scope.push(' ');
+            }
+            scope.push_str(token);
+        }
+
+        let mut url = endpoint.as_url().clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", self.client.client_id().as_str())
+                .append_pair("redirect_uri", self.redirect_uri.as_str());
+            if !scope.is_empty() {
+                query.append_pair("scope", &scope);
+            }
+            query
+                .append_pair("state", &state)
+                .append_pair("code_challenge", &verifier.challenge(self.pkce))
+                .append_pair("code_challenge_method", self.pkce.as_str());
+            if let Some(openid) = &openid {
+                query.append_pair("nonce", &openid.nonce.0);
+                if let Some(max_age) = openid.params.max_age {
+                    query.append_pair("max_age", &max_age.to_string());
+                }
+            }
+            let optional = [
+                ("prompt", self.prompt.as_deref()),
+                ("login_hint", self.login_hint.as_deref()),
+                ("ui_locales", self.ui_locales.as_deref()),
+                (
+                    "acr_values",
+                    openid
+                        .as_ref()
+                        .and_then(|openid| openid.params.acr_values.as_deref()),
+                ),
+            ];
+            for (name, value) in optional {
+                if let Some(value) = value {
+                    query.append_pair(name, value);
+                }
+            }
+            for resource in &self.resources {
+                query.append_pair("resource", resource);
+            }
+            for (name, value) in &self.params {
+                query.append_pair(name, value);
+            }
+        }
+        let pending = PendingCore {
+            issuer,
+            client_id: self.client.client_id().as_str().to_owned(),
+            redirect_uri: self.redirect_uri,
+            state: Secret(state),
+            code_verifier: verifier,
+            iss_required: self.client.callback_iss_required(),
+            began_at: now,
+            max_pending_age: self.max_pending_age,
+        };
+        Ok((url, pending))
+    }
+}
+
+/// The builder methods both requests have: each sets one field of the
+/// [`RequestCore`].
+macro_rules! shared_builders {
+    ($request:ident) => {
+        impl $request {
+            /// `prompt` (OIDC Core §3.1.2.1): `none`, `login`, `consent`,
+            /// `select_account`, space-separated.
+            #[must_use]
+            pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+                self.core.prompt = Some(prompt.into());
+                self
+            }
+
+            /// `login_hint` (OIDC Core §3.1.2.1): the login name the user
+            /// probably has, e.g. an email address.
+            #[must_use]
+            pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+                self.core.login_hint = Some(hint.into());
+                self
+            }
+
+            /// `ui_locales` (OIDC Core §3.1.2.1): space-separated BCP 47
+            /// tags, preferred first.
+            #[must_use]
+            pub fn ui_locales(mut self, locales: impl Into<String>) -> Self {
+                self.core.ui_locales = Some(locales.into());
+                self
+            }
+
+            /// An RFC 8707 resource indicator. May be repeated.
+            #[must_use]
+            pub fn resource(mut self, resource: url::Url) -> Self {
+                self.core.resources.push(resource.into());
+                self
+            }
+
+            /// Any other parameter (`display`, a provider's own, …). A name
+            /// the flow sets itself, or that has its own method, makes
+            /// `begin` fail with [`Error::ReservedParameter`].
+            #[must_use]
+            pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+                self.core.params.push((name.into(), value.into()));
+                self
+            }
+
+            /// Uses the PKCE `plain` method instead of `S256`. Only for a
+            /// server that cannot do `S256` (RFC 7636 §4.2): `plain` offers
+            /// no protection if the authorization request is observed.
+            #[must_use]
+            pub fn insecure_pkce_plain(mut self) -> Self {
+                self.core.pkce = PkceMethod::Plain;
+                self
+            }
+
+            /// How many seconds after `begin` the callback still accepts the
+            /// pending value ([`DEFAULT_MAX_PENDING_AGE`], 10 minutes, unless
+            /// set). Stored in the pending value; an older one is refused
+            /// with [`CallbackError::Expired`](crate::CallbackError::Expired).
+            #[must_use]
+            pub fn max_pending_age(mut self, seconds: u64) -> Self {
+                self.core.max_pending_age = seconds;
+                self
+            }
+        }
+    };
+}
+
+/// An OpenID Connect sign-in request (OIDC Core §3.1.2.1) being built. Made
+/// by [`Client::sign_in`]; [`begin`](Self::begin) turns it into the URL to
+/// send the user to and a [`PendingSignIn`](super::PendingSignIn).
+///
+/// It always asks for scope `openid` (first) and sends a `nonce`; the code
+/// exchange then requires and validates an ID token.
+#[derive(Debug)]
+pub struct SignInRequest {
+    core: RequestCore,
+    openid: OpenIdParams,
+}
+
+impl SignInRequest {
+    pub(super) fn new(client: &Client, redirect_uri: &str) -> Result<Self, Error> {
+        Ok(SignInRequest {
+            core: RequestCore::new(client, redirect_uri)?,
+            openid: OpenIdParams::default(),
+        })
+    }
+
+    /// Asks for one more scope, after `openid` (which is always sent first;
+    /// asking for it again changes nothing).
+    #[must_use]
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.core.scopes.push(scope);
+        self
+    }
+
+    /// Asks for these scopes too; see [`scope`](Self::scope).
+    #[must_use]
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        self.core.scopes.extend(scopes);
+        self
+    }
+
+    /// `max_age` in seconds (OIDC Core §3.1.2.1): the ID token must then
+    /// carry an `auth_time` no older than this, which the exchange checks
+    /// (§3.1.3.7 step 13).
+    #[must_use]
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.openid.max_age = Some(seconds);
+        self
+    }
+
+    /// `acr_values` (OIDC Core §3.1.2.1): the authentication context class
+    /// references asked for, space-separated, preferred first.
+    #[must_use]
+    pub fn acr_values(mut self, values: impl Into<String>) -> Self {
+        self.openid.acr_values = Some(values.into());
+        self
+    }
+
+    /// Builds the authorization URL with fresh `nonce`, `state` and PKCE
+    /// verifier from `rng`, and the [`PendingSignIn`](super::PendingSignIn)
+    /// to keep until the user comes back.
+    ///
+    /// Fails with [`Error::ReservedParameter`] for
+    /// a [`param`](Self::param) the flow sets itself,
+    /// [`Error::IssuerNotConfigured`] for a client without an issuer (no ID
+    /// token could be validated), [`Error::MissingEndpoint`] without an
+    /// authorization endpoint, and [`Error::EndpointParameterConflict`] when
+    /// the endpoint URL already carries a parameter the flow sets.
+    pub fn begin(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+    ) -> Result<(url::Url, super::PendingSignIn), Error> {
+        let nonce = Secret(random_token(rng));
+        let openid = OpenId {
+            nonce: &nonce,
+            params: &self.openid,
+        };
+        let (url, pending) = self.core.begin(rng, now, Some(openid))?;
+        Ok((
+            url,
+            super::PendingSignIn::new(pending, nonce, self.openid.max_age),
+        ))
+    }
+}
+
+shared_builders!(SignInRequest);
+
+/// A plain OAuth 2.0 authorization request (RFC 6749 §4.1.1) being built:
+/// an access token for an API, no sign-in. Made by [`Client::authorize`];
+/// [`begin`](Self::begin) turns it into the URL to send the user to and a
+/// [`PendingAuthorization`](super::PendingAuthorization).
+///
+/// Scope `openid` is refused ([`Error::OpenIdNeedsSignIn`], at `begin`):
+/// OpenID Connect goes through [`Client::sign_in`], which sends a `nonce`
+/// and validates the ID token.
+#[derive(Debug)]
+pub struct AuthorizationRequest {
+    core: RequestCore,
+}
+
+impl AuthorizationRequest {
+    pub(super) fn new(client: &Client, redirect_uri: &str) -> Result<Self, Error> {
+        Ok(AuthorizationRequest {
+            core: RequestCore::new(client, redirect_uri)?,
+        })
+    }
+
+    /// Asks for one more scope. `openid` makes [`begin`](Self::begin) fail
+    /// with [`Error::OpenIdNeedsSignIn`]: use [`Client::sign_in`].
+    #[must_use]
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.core.scopes.push(scope);
+        self
+    }
+
+    /// Asks for these scopes too; see [`scope`](Self::scope).
+    #[must_use]
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        self.core.scopes.extend(scopes);
+        self
+    }
+
+    /// Builds the authorization URL with fresh `state` and PKCE verifier
+    /// from `rng`, and the
+    /// [`PendingAuthorization`](super::PendingAuthorization) to keep until
+    /// the user comes back.
+    ///
+    /// Fails with [`Error::ReservedParameter`] for
+    /// a [`param`](Self::param) the flow sets itself,
+    /// [`Error::OpenIdNeedsSignIn`] when scope `openid` was asked for,
+    /// [`Error::MissingEndpoint`] without an authorization endpoint, and
+    /// [`Error::EndpointParameterConflict`] when the endpoint URL already
+    /// carries a parameter the flow sets.
+    pub fn begin(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+    ) -> Result<(url::Url, super::PendingAuthorization), Error> {
+        let (url, pending) = self.core.begin(rng, now, None)?;
+        Ok((url, super::PendingAuthorization::new(pending)))
+    }
+}
+
+shared_builders!(AuthorizationRequest);
