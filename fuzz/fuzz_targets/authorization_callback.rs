@@ -39,7 +39,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantflow::CallbackError;
-use grantflow::rand_core;
+use grantflow::testing::CountingRng;
 use grantflow::{
     Client, ClientAuth, ClientId, DEFAULT_MAX_PENDING_AGE, EndpointUrl, Error, Flow, Issuer,
     PendingAuthorization, PendingSignIn, Scope, Step, UnixTime,
@@ -61,27 +61,6 @@ const KNOWN: [&str; 6] = [
     "error_uri",
 ];
 
-/// A deterministic generator that counts up: only for the harness.
-struct Counter(u8);
-
-impl rand_core::TryRng for Counter {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(u32::from(self.0))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(u64::from(self.0))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for byte in dst {
-            self.0 = self.0.wrapping_add(1);
-            *byte = self.0;
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Counter {}
 
 /// What the callback must do with a redirect.
 #[derive(Debug, PartialEq, Eq)]
@@ -199,7 +178,7 @@ fuzz_target!(|data: &[u8]| {
         let (url, pending) = client
             .sign_in(REDIRECT)
             .expect("a valid redirect uri")
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .expect("the request begins");
         (url, Pending::SignIn(pending))
     } else {
@@ -207,7 +186,7 @@ fuzz_target!(|data: &[u8]| {
             .authorize(REDIRECT)
             .expect("a valid redirect uri")
             .scope(Scope::new("profile").expect("a valid scope"))
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .expect("the request begins");
         (url, Pending::Plain(pending))
     };

@@ -177,3 +177,125 @@ fn no_step_flow_or_result_prints_a_secret() {
         assert_no_secret(&tokens);
     }
 }
+
+mod oidc {
+    use super::*;
+    use grantflow::testing::{CountingRng, jwk_set, sign_jwt, test_signer};
+    use grantflow::{AccessToken, Algorithm, IdTokenPolicy, JwsSigner, TokenSet, TokenType};
+    use serde_json::json;
+
+    const ISSUER: &str = "https://op.example.com";
+    const REDIRECT: &str = "https://app.example.com/cb";
+
+    fn client(signer: &dyn JwsSigner) -> Client {
+        confidential()
+            .with_issuer(Issuer::new(ISSUER).unwrap())
+            .with_authorization_endpoint(EndpointUrl::parse("https://op.example.com/auth").unwrap())
+            .with_userinfo_endpoint(EndpointUrl::parse("https://op.example.com/me").unwrap())
+            .with_jwks(jwk_set(&[signer]).unwrap())
+            .with_id_token_policy(IdTokenPolicy::default().with_algorithms([Algorithm::EdDsa]))
+    }
+
+    fn param(url: &url::Url, name: &str) -> String {
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .unwrap()
+    }
+
+    #[test]
+    fn userinfo_ends_after_an_error_and_prints_no_token() {
+        let signer = test_signer(7, "k7");
+        let client = client(&signer);
+        let tokens = TokenSet::new(AccessToken::new(ACCESS), TokenType::Bearer, NOW);
+        let good = json_response(200, r#"{"sub":"alice"}"#);
+        let mut flow = client.userinfo_for_subject(&tokens, "alice").unwrap();
+        let step = flow.start(NOW).unwrap();
+        assert_no_secret(&step);
+        assert_no_secret(&flow);
+        let challenge = http::Response::builder()
+            .status(401)
+            .header("www-authenticate", r#"Bearer error="invalid_token""#)
+            .body(Vec::new())
+            .unwrap();
+        assert!(flow.handle_response(challenge, NOW).is_err());
+        assert_ended(&mut flow, good.clone());
+        for misuse in [0, 1] {
+            let mut flow = client.userinfo_for_subject(&tokens, "alice").unwrap();
+            if misuse == 0 {
+                assert!(flow.handle_response(good.clone(), NOW).is_err());
+            } else {
+                assert!(flow.handle_timeout(NOW).is_err());
+            }
+            assert_ended(&mut flow, good.clone());
+        }
+    }
+
+    #[test]
+    fn sign_in_and_code_exchanges_end_after_an_error_and_print_no_secret() {
+        let signer = test_signer(7, "k7");
+        let client = client(&signer);
+        // A sign-in, to the end: no step prints the code, the verifier, a
+        // token or the nonce.
+        let (url, pending) = client
+            .sign_in(REDIRECT)
+            .unwrap()
+            .begin(&mut CountingRng::new(0), NOW)
+            .unwrap();
+        let (state, nonce) = (param(&url, "state"), param(&url, "nonce"));
+        assert_no_secret(&pending);
+        assert!(!format!("{pending:?}").contains(&nonce));
+        let redirect = format!("{REDIRECT}?code=code-Vn28Ps&state={state}");
+        let mut exchange = pending.callback(&client, &redirect, NOW).unwrap();
+        let step = exchange.start(NOW).unwrap();
+        assert_no_secret(&step);
+        assert!(!format!("{step:?}").contains("code-Vn28Ps"));
+        let id_token = sign_jwt(
+            &signer,
+            &json!({"iss": ISSUER, "sub": "alice", "aud": "svc", "nonce": nonce,
+                    "iat": NOW.as_secs(), "exp": NOW.as_secs() + 60}),
+        )
+        .unwrap();
+        let body = json!({"access_token": ACCESS, "refresh_token": REFRESH, "token_type": "Bearer",
+                          "id_token": id_token})
+        .to_string();
+        let done = exchange
+            .handle_response(json_response(200, body.clone()), NOW)
+            .unwrap();
+        for text in [format!("{done:?}"), format!("{done:#?}")] {
+            for secret in [ACCESS, REFRESH, nonce.as_str(), id_token.as_str()] {
+                assert!(!text.contains(secret), "{secret} leaked: {text}");
+            }
+        }
+        let Step::Done(sign_in) = done else {
+            panic!("expected the sign-in")
+        };
+        assert_eq!(sign_in.id_token.subject(), "alice");
+
+        // The same exchange, refused by the server: every later call errs.
+        let (url, pending) = client
+            .sign_in(REDIRECT)
+            .unwrap()
+            .begin(&mut CountingRng::new(1), NOW)
+            .unwrap();
+        let redirect = format!("{REDIRECT}?code=c&state={}", param(&url, "state"));
+        let mut exchange = pending.callback(&client, &redirect, NOW).unwrap();
+        let _ = exchange.start(NOW).unwrap();
+        let refused = json_response(400, r#"{"error":"invalid_grant"}"#);
+        assert!(exchange.handle_response(refused, NOW).is_err());
+        assert_ended(&mut exchange, json_response(200, body.clone()));
+
+        // A plain OAuth code exchange, ended by a malformed answer.
+        let (url, pending) = client
+            .authorize(REDIRECT)
+            .unwrap()
+            .begin(&mut CountingRng::new(2), NOW)
+            .unwrap();
+        let redirect = format!("{REDIRECT}?code=c&state={}", param(&url, "state"));
+        let mut exchange = pending.callback(&client, &redirect, NOW).unwrap();
+        assert_no_secret(&exchange.start(NOW).unwrap());
+        let html = response(502, Some("text/html"), "<html>bad gateway</html>");
+        assert!(exchange.handle_response(html, NOW).is_err());
+        assert_ended(&mut exchange, json_response(200, TOKENS));
+    }
+}

@@ -47,6 +47,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use grantflow::JwsError;
 use grantflow::PendingSignIn;
+use grantflow::testing::CountingRng;
 use grantflow::{
     Algorithm, Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery, Error,
     Flow, HttpRequest, HttpResponse, Issuer, Scope, SignIn, Step, UnixTime, UserInfo,
@@ -257,7 +258,7 @@ impl Op {
         for scope in scopes {
             request = request.scope(Scope::new(*scope).unwrap());
         }
-        let mut rng = Counter(self.logins.wrapping_mul(97));
+        let mut rng = CountingRng::new(self.logins.wrapping_mul(97));
         self.logins = self.logins.wrapping_add(1);
         let (url, pending) = request.begin(&mut rng, now).unwrap();
         let state = param(&url, "state").expect("every request has a state");
@@ -302,27 +303,6 @@ fn drive<F: Flow>(flow: &mut F, op: &mut Op, now: UnixTime) -> Result<F::Output,
         };
     }
 }
-
-/// A deterministic test generator: counts up. Only for tests.
-struct Counter(u8);
-
-impl grantflow::rand_core::TryRng for Counter {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(u32::from(self.0))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(u64::from(self.0))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for byte in dst {
-            self.0 = self.0.wrapping_add(1);
-            *byte = self.0;
-        }
-        Ok(())
-    }
-}
-impl grantflow::rand_core::TryCryptoRng for Counter {}
 
 fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()

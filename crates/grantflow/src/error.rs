@@ -105,7 +105,8 @@ pub enum Error {
     /// A signed UserInfo response failed a claim check (OIDC Core §5.3.2:
     /// `iss`, `aud`, or a claim of the wrong type).
     UserInfo(IdTokenError),
-    /// The UserInfo `sub` differs from the ID token's (OIDC Core §5.3.2).
+    /// The UserInfo `sub` differs from the expected one: the ID token's, or
+    /// the one a restored session stored (OIDC Core §5.3.2).
     UserInfoSubjectMismatch,
     /// A redirect URI cannot be used (RFC 6749 §3.1.2, RFC 9700 §2.1).
     InvalidRedirectUri {
@@ -169,7 +170,7 @@ impl fmt::Display for Error {
             Error::Callback(error) => write!(f, "authorization response rejected: {error}"),
             Error::UserInfo(error) => write!(f, "signed userinfo rejected: {error}"),
             Error::UserInfoSubjectMismatch => {
-                f.write_str("userinfo sub differs from the id token's sub")
+                f.write_str("userinfo sub differs from the expected sub")
             }
             Error::InvalidRedirectUri { reason } => write!(f, "invalid redirect uri: {reason}"),
             Error::InvalidPkceVerifier => {

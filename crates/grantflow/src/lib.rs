@@ -15,15 +15,16 @@
 //!
 //! | what | entry points | specification |
 //! |---|---|---|
-//! | the flow contract | [`Flow`], [`Step`], [`UnixTime`], [`HttpRequest`], [`HttpResponse`] | — |
+//! | the flow contract | [`Flow`], [`Step`], [`Delayed`], [`UnixTime`], [`HttpRequest`], [`HttpResponse`], [`Redacted`] | — |
 //! | client registration and authentication | [`Client`], [`ClientAuth`], [`Endpoints`] | RFC 6749 §2.3 |
 //! | endpoint URLs, issuers, redirect URIs | [`EndpointUrl`], [`Issuer`], [`RedirectUri`] | RFC 6749 §3.1, §3.1.2, RFC 8414 §2 |
 //! | token responses, with provider tolerances | [`TokenSet`], [`parse_token_response`] | RFC 6749 §5.1, §5.2 |
 //! | client credentials grant | [`Client::client_credentials`], [`ClientCredentials`] | RFC 6749 §4.4, RFC 8707 |
-//! | authorization code grant with PKCE | [`Client::authorize`], [`PendingAuthorization`], [`CodeExchange`] | RFC 6749 §4.1, RFC 7636, RFC 9207 |
+//! | OpenID Connect sign-in (code flow, PKCE, `nonce`, ID token) | [`Client::sign_in`], [`PendingSignIn`], [`SignInExchange`], [`SignIn`] | OIDC Core §3.1, RFC 7636, RFC 9207 |
+//! | authorization code grant with PKCE (plain OAuth 2.0) | [`Client::authorize`], [`PendingAuthorization`], [`CodeExchange`], [`RedirectUri`] | RFC 6749 §4.1, RFC 7636, RFC 9207 |
 //! | discovery | [`Discovery`], [`ProviderMetadata`], [`Client::from_provider`] | OIDC Discovery 1.0, RFC 8414 |
 //! | ID token validation, key rotation | [`IdTokenValidator`], [`IdTokenPolicy`], [`IdToken`] | OIDC Core §3.1.3.7, §10.1.1 |
-//! | UserInfo | [`Client::userinfo`], [`UserInfoRequest`] | OIDC Core §5.3 |
+//! | UserInfo, with the ID token or a stored `sub` | [`Client::userinfo`], [`Client::userinfo_for_subject`], [`UserInfoRequest`] | OIDC Core §5.3 |
 //! | JWS, JWK sets, algorithms | [`CompactJws`], [`JwkSet`], [`Algorithm`] | RFC 7515, RFC 7517, RFC 7518, RFC 8037 |
 //! | signing (client assertions, DPoP proofs) | [`JwsSigner`] | RFC 7515 §5.1 |
 //! | errors | [`Error`], [`ErrorKind`], [`ErrorResponse`] | RFC 6749 §5.2 |

@@ -16,6 +16,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantflow::JwsError;
+use grantflow::testing::CountingRng;
 use grantflow::{CallbackError, PendingAuthorization, PendingSignIn};
 use grantflow::{
     Client, ClientAuth, ClientId, ClientSecret, CodeExchange, DEFAULT_MAX_PENDING_AGE, EndpointUrl,
@@ -29,27 +30,6 @@ use serde_json::{Value, json};
 const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
 const ISSUER: &str = "https://op.example.com";
 const REDIRECT: &str = "https://app.example.com/cb?tenant=a%20b";
-
-/// A deterministic test generator: counts up. Only for tests.
-struct Counter(u8);
-
-impl rand_core::TryRng for Counter {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(u32::from(self.0))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(u64::from(self.0))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for byte in dst {
-            self.0 = self.0.wrapping_add(1);
-            *byte = self.0;
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for Counter {}
 
 /// An Ed25519 signing key from a fixed seed, with a `kid`.
 struct Key {
@@ -151,7 +131,7 @@ fn begin(client: &Client) -> (url::Url, PendingSignIn, String, String) {
     let (url, pending) = client
         .sign_in(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let nonce = param(&url, "nonce").unwrap();
@@ -212,7 +192,7 @@ fn the_authorization_url_carries_every_parameter() {
         .acr_values("urn:mace:incommon:iap:silver")
         .resource(url::Url::parse("https://api.example.com/").unwrap())
         .param("display", "page")
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
     assert_eq!(
@@ -269,7 +249,7 @@ fn each_request_draws_fresh_values() {
     let (second, _) = client
         .sign_in(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(200), NOW)
+        .begin(&mut CountingRng::new(200), NOW)
         .unwrap();
     for name in ["state", "nonce", "code_challenge"] {
         assert_ne!(param(&first, name), param(&second, name), "{name}");
@@ -282,7 +262,7 @@ fn no_nonce_without_openid_and_plain_pkce_only_by_opt_in() {
         .authorize(REDIRECT)
         .unwrap()
         .scope(Scope::new("api").unwrap())
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     assert_eq!(param(&url, "nonce"), None);
     assert_eq!(param(&url, "code_challenge_method").unwrap(), "S256");
@@ -291,7 +271,7 @@ fn no_nonce_without_openid_and_plain_pkce_only_by_opt_in() {
         .authorize(REDIRECT)
         .unwrap()
         .insecure_pkce_plain()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     assert_eq!(param(&url, "code_challenge_method").unwrap(), "plain");
     assert_eq!(param(&url, "code_challenge").unwrap().len(), 43);
@@ -314,7 +294,7 @@ fn bad_requests_are_refused() {
             .authorize(REDIRECT)
             .unwrap()
             .param(reserved, "x")
-            .begin(&mut Counter(0), NOW);
+            .begin(&mut CountingRng::new(0), NOW);
         assert!(
             matches!(result, Err(Error::ReservedParameter { ref name }) if name == reserved),
             "{reserved}"
@@ -323,7 +303,7 @@ fn bad_requests_are_refused() {
             .sign_in(REDIRECT)
             .unwrap()
             .param(reserved, "x")
-            .begin(&mut Counter(0), NOW);
+            .begin(&mut CountingRng::new(0), NOW);
         assert!(
             matches!(result, Err(Error::ReservedParameter { ref name }) if name == reserved),
             "{reserved}"
@@ -364,14 +344,14 @@ fn bad_requests_are_refused() {
     let result = no_issuer
         .sign_in(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(0), NOW);
+        .begin(&mut CountingRng::new(0), NOW);
     assert!(matches!(result, Err(Error::IssuerNotConfigured)));
     // A plain OAuth request does not.
     assert!(
         no_issuer
             .authorize(REDIRECT)
             .unwrap()
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .is_ok()
     );
     let no_endpoint = Client::new(ClientId::new("web-app"), ClientAuth::None);
@@ -379,7 +359,7 @@ fn bad_requests_are_refused() {
         no_endpoint
             .authorize(REDIRECT)
             .unwrap()
-            .begin(&mut Counter(0), NOW),
+            .begin(&mut CountingRng::new(0), NOW),
         Err(Error::MissingEndpoint {
             endpoint: "authorization_endpoint"
         })
@@ -792,12 +772,12 @@ fn max_age_requires_a_recent_auth_time() {
             .sign_in(REDIRECT)
             .unwrap()
             .max_age(300)
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .unwrap();
         let (url, _) = client
             .sign_in(REDIRECT)
             .unwrap()
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .unwrap();
         // Same generator start, so the same state and nonce.
         let state = param(&url, "state").unwrap();
@@ -835,7 +815,7 @@ fn a_plain_oauth_request_needs_no_id_token() {
         .authorize(REDIRECT)
         .unwrap()
         .scope(Scope::new("api").unwrap())
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let mut exchange = pending
@@ -950,7 +930,7 @@ fn sign_in_sends_openid_first_and_once_with_a_nonce() {
             .sign_in(REDIRECT)
             .unwrap()
             .scopes(asked.iter().map(|scope| Scope::new(*scope).unwrap()))
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .unwrap();
         assert_eq!(param(&url, "scope").as_deref(), Some(sent), "{asked:?}");
         assert_eq!(param(&url, "nonce").map(|nonce| nonce.len()), Some(43));
@@ -972,7 +952,7 @@ fn authorize_refuses_openid_at_begin() {
     ];
     for request in requests {
         assert_eq!(
-            request.begin(&mut Counter(0), NOW).unwrap_err(),
+            request.begin(&mut CountingRng::new(0), NOW).unwrap_err(),
             Error::OpenIdNeedsSignIn
         );
     }
@@ -981,7 +961,7 @@ fn authorize_refuses_openid_at_begin() {
         .authorize(REDIRECT)
         .unwrap()
         .scope(Scope::new("openid-like").unwrap())
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     assert_eq!(param(&url, "scope").as_deref(), Some("openid-like"));
     assert_eq!(param(&url, "nonce"), None);
@@ -996,7 +976,7 @@ fn a_plain_oauth_exchange_leaves_an_unasked_id_token_unvalidated() {
     let (url, pending) = client
         .authorize(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let mut exchange: CodeExchange = pending
@@ -1026,7 +1006,7 @@ fn callback_at(max_pending_age: Option<u64>, now: UnixTime) -> Result<SignInExch
     if let Some(seconds) = max_pending_age {
         request = request.max_pending_age(seconds);
     }
-    let (url, pending) = request.begin(&mut Counter(0), NOW).unwrap();
+    let (url, pending) = request.begin(&mut CountingRng::new(0), NOW).unwrap();
     // Through the session, as a real app would keep it.
     let stored = serde_json::to_string(&pending).unwrap();
     let pending: PendingSignIn = serde_json::from_str(&stored).unwrap();
@@ -1062,7 +1042,7 @@ fn a_configured_maximum_age_is_stored_and_honoured() {
         .sign_in(REDIRECT)
         .unwrap()
         .max_pending_age(30)
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let restored: PendingSignIn =
         serde_json::from_str(&serde_json::to_string(&pending).unwrap()).unwrap();
@@ -1084,7 +1064,7 @@ fn a_configured_maximum_age_is_stored_and_honoured() {
         .authorize(REDIRECT)
         .unwrap()
         .max_pending_age(30)
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let late = NOW.saturating_add_secs(31);
@@ -1163,12 +1143,12 @@ fn an_endpoint_carrying_a_parameter_the_flow_sets_is_refused() {
         let sign_in = client
             .sign_in(REDIRECT)
             .unwrap()
-            .begin(&mut Counter(0), NOW);
+            .begin(&mut CountingRng::new(0), NOW);
         assert_eq!(sign_in.unwrap_err(), want, "{name}");
         let authorize = client
             .authorize(REDIRECT)
             .unwrap()
-            .begin(&mut Counter(0), NOW);
+            .begin(&mut CountingRng::new(0), NOW);
         assert_eq!(authorize.unwrap_err(), want, "{name}");
     }
     // Percent-encoded names are the same names once decoded.
@@ -1177,7 +1157,7 @@ fn an_endpoint_carrying_a_parameter_the_flow_sets_is_refused() {
         client
             .sign_in(REDIRECT)
             .unwrap()
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .unwrap_err(),
         Error::EndpointParameterConflict {
             endpoint: "authorization_endpoint",
@@ -1207,7 +1187,7 @@ fn an_endpoints_other_parameters_are_kept_first() {
         let (url, _) = client
             .sign_in(REDIRECT)
             .unwrap()
-            .begin(&mut Counter(0), NOW)
+            .begin(&mut CountingRng::new(0), NOW)
             .unwrap();
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         for (index, (name, value)) in kept.iter().enumerate() {
@@ -1293,7 +1273,7 @@ fn a_redirect_uri_is_sent_and_repeated_byte_for_byte() {
     let (url, pending) = client
         .authorize(RedirectUri::new(given).unwrap())
         .unwrap()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     assert_eq!(param(&url, "redirect_uri").as_deref(), Some(given));
     assert_eq!(pending.redirect_uri(), &given);
@@ -1321,7 +1301,7 @@ fn pending_values_round_trip_through_serde_and_hide_their_secrets() {
         .unwrap()
         .max_age(300)
         .max_pending_age(120)
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let nonce = param(&url, "nonce").unwrap();
@@ -1358,7 +1338,7 @@ fn pending_values_round_trip_through_serde_and_hide_their_secrets() {
     let (url, pending) = client
         .authorize(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(50), NOW)
+        .begin(&mut CountingRng::new(50), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let stored = serde_json::to_string(&pending).unwrap();
@@ -1380,12 +1360,12 @@ fn a_tampered_pending_value_is_refused_on_deserialize() {
     let (_, sign_in) = client()
         .sign_in(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let (_, authorization) = client()
         .authorize(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let sign_in: Value = serde_json::to_value(&sign_in).unwrap();
     let authorization: Value = serde_json::to_value(&authorization).unwrap();
@@ -1457,7 +1437,7 @@ fn exchanges(client: &Client) -> (SignInExchange, CodeExchange) {
     let (url, pending) = client
         .sign_in(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let sign_in = pending
@@ -1466,7 +1446,7 @@ fn exchanges(client: &Client) -> (SignInExchange, CodeExchange) {
     let (url, pending) = client
         .authorize(REDIRECT)
         .unwrap()
-        .begin(&mut Counter(0), NOW)
+        .begin(&mut CountingRng::new(0), NOW)
         .unwrap();
     let state = param(&url, "state").unwrap();
     let plain = pending
@@ -1580,4 +1560,49 @@ fn after_an_error_every_further_call_is_an_error() {
             .unwrap(),
     );
     all_calls_fail(&mut sign_in, "sign-in after the end");
+}
+
+#[test]
+fn the_acr_values_sent_are_required_back_when_the_policy_says_so() {
+    // OIDC Core §3.1.3.7 step 12: with `acr_values` sent and the policy
+    // requiring it, an `acr` outside them (or none) refuses the sign-in;
+    // without the policy a different `acr` is the provider's call.
+    let key = Key::new(1, "k1");
+    let jwks = JwkSet::from_json(&jwks(&[&key])).unwrap();
+    let run = |require: bool, acr: Option<&str>| {
+        let policy = IdTokenPolicy::default()
+            .with_algorithms([grantflow::Algorithm::EdDsa])
+            .with_acr_required(require);
+        let client = base_client(ClientAuth::None)
+            .with_jwks(jwks.clone())
+            .with_id_token_policy(policy);
+        let (url, pending) = client
+            .sign_in(REDIRECT)
+            .unwrap()
+            .acr_values("urn:gold urn:silver")
+            .begin(&mut CountingRng::new(0), NOW)
+            .unwrap();
+        assert_eq!(pending.acr_values(), Some("urn:gold urn:silver"));
+        let state = param(&url, "state").unwrap();
+        let nonce = param(&url, "nonce").unwrap();
+        let mut exchange = pending
+            .callback(&client, &format!("?code=c0de&state={state}"), NOW)
+            .unwrap();
+        sent(exchange.start(NOW).unwrap());
+        let mut claims = claims(&nonce);
+        if let Some(acr) = acr {
+            claims["acr"] = json!(acr);
+        }
+        exchange.handle_response(json_response(200, &token_body(&key.sign(&claims))), NOW)
+    };
+    assert!(run(true, Some("urn:silver")).is_ok());
+    assert!(matches!(
+        run(true, Some("urn:bronze")),
+        Err(Error::IdToken(IdTokenError::AcrMismatch { found: Some(acr) })) if acr == "urn:bronze"
+    ));
+    assert!(matches!(
+        run(true, None),
+        Err(Error::IdToken(IdTokenError::AcrMismatch { found: None }))
+    ));
+    assert!(run(false, Some("urn:bronze")).is_ok());
 }

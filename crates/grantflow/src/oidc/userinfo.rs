@@ -306,7 +306,11 @@ impl Flow for UserInfoRequest {
     type Output = UserInfo;
 
     fn start(&mut self, _now: UnixTime) -> Result<Step<UserInfo>, Error> {
-        if !matches!(self.state, State::New) {
+        // Any error ends the flow: `Finished` until a request is out.
+        if !matches!(
+            core::mem::replace(&mut self.state, State::Finished),
+            State::New
+        ) {
             return Err(Error::UnexpectedCall {
                 flow: FLOW,
                 call: "start after the flow started",
@@ -330,7 +334,6 @@ impl Flow for UserInfoRequest {
                 return self.signed(body, now, true);
             }
             State::New => {
-                self.state = State::New;
                 return Err(Error::UnexpectedCall {
                     flow: FLOW,
                     call: "handle_response before start",
@@ -388,6 +391,7 @@ impl Flow for UserInfoRequest {
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<UserInfo>, Error> {
+        self.state = State::Finished;
         Err(Error::UnexpectedCall {
             flow: FLOW,
             call: "handle_timeout (this flow never waits)",

@@ -238,15 +238,30 @@ pub struct PendingSignIn {
     request: PendingCore,
     nonce: Secret,
     max_age: Option<u64>,
+    /// The `acr_values` sent, if any (absent in values stored before it
+    /// was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acr_values: Option<String>,
 }
 
 impl PendingSignIn {
-    pub(super) fn new(request: PendingCore, nonce: Secret, max_age: Option<u64>) -> Self {
+    pub(super) fn new(
+        request: PendingCore,
+        nonce: Secret,
+        max_age: Option<u64>,
+        acr_values: Option<String>,
+    ) -> Self {
         PendingSignIn {
             request,
             nonce,
             max_age,
+            acr_values,
         }
+    }
+
+    /// The `acr_values` sent, if any.
+    pub fn acr_values(&self) -> Option<&str> {
+        self.acr_values.as_deref()
     }
 
     /// The `max_age` sent, if any.
@@ -269,6 +284,7 @@ impl PendingSignIn {
         let check = IdTokenCheck {
             nonce: self.nonce,
             max_age: self.max_age,
+            acr_values: self.acr_values,
         };
         Ok(SignInExchange::new(client, code, self.request, check))
     }
@@ -282,6 +298,7 @@ impl fmt::Debug for PendingSignIn {
         self.request.debug_fields(&mut out);
         out.field("nonce", &"<redacted>")
             .field("max_age", &self.max_age)
+            .field("acr_values", &self.acr_values)
             .finish()
     }
 }

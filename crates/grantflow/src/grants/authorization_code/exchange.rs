@@ -20,6 +20,9 @@ use crate::token::{TokenSet, parse_tokens_for};
 pub(super) struct IdTokenCheck {
     pub(super) nonce: Secret,
     pub(super) max_age: Option<u64>,
+    /// The `acr_values` sent: checked against `acr` when the policy says so
+    /// ([`IdTokenPolicy::with_acr_required`](crate::IdTokenPolicy::with_acr_required)).
+    pub(super) acr_values: Option<String>,
 }
 
 /// Where an exchange stands; named for what it awaits.
@@ -145,6 +148,9 @@ impl ExchangeCore {
             .nonce(&check.nonce.0);
         if let Some(max_age) = check.max_age {
             expected = expected.max_age(max_age);
+        }
+        if let Some(acr_values) = check.acr_values.as_deref() {
+            expected = expected.acr_values(acr_values);
         }
         validator.validate(raw, &self.client.keys(), expected, now)
     }

@@ -59,16 +59,6 @@
 //! use grantflow::PendingSignIn;
 //! # use base64::Engine as _;
 //! # fn b64(bytes: &[u8]) -> String { base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes) }
-//! # struct Counter(u8);
-//! # impl rand_core::TryRng for Counter {
-//! #     type Error = core::convert::Infallible;
-//! #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(u32::from(self.0)) }
-//! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(u64::from(self.0)) }
-//! #     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-//! #         for byte in dst { self.0 = self.0.wrapping_add(1); *byte = self.0; } Ok(())
-//! #     }
-//! # }
-//! # impl rand_core::TryCryptoRng for Counter {}
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A confidential web application of https://op.example.com. (A program
@@ -83,7 +73,7 @@
 //! .with_token_endpoint(EndpointUrl::parse("https://op.example.com/token")?)
 //! .with_jwks(JwkSet::default())
 //! .with_id_token_policy(IdTokenPolicy::default().with_algorithms([grantflow::Algorithm::Hs256]).with_hmac());
-//! # let mut rng = Counter(0);
+//! # let mut rng = grantflow::testing::CountingRng::new(0); // a real program: the OS generator
 //! let began = UnixTime::from_secs(1_800_000_000);
 //!
 //! // 1. The login route: redirect the user to the authorization URL; keep
@@ -201,19 +191,9 @@ impl Client {
     ///
     /// ```
     /// use grantflow::{Client, ClientAuth, ClientId, EndpointUrl, RedirectUri, Scope, UnixTime};
-    /// # struct Counter(u8);
-    /// # impl rand_core::TryRng for Counter {
-    /// #     type Error = core::convert::Infallible;
-    /// #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(u32::from(self.0)) }
-    /// #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(u64::from(self.0)) }
-    /// #     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-    /// #         for byte in dst { self.0 = self.0.wrapping_add(1); *byte = self.0; } Ok(())
-    /// #     }
-    /// # }
-    /// # impl rand_core::TryCryptoRng for Counter {}
     ///
     /// # fn main() -> Result<(), grantflow::Error> {
-    /// # let mut rng = Counter(0);
+    /// # let mut rng = grantflow::testing::CountingRng::new(0); // a real program: the OS generator
     /// let client = Client::new(ClientId::new("native-app"), ClientAuth::None)
     ///     .with_authorization_endpoint(EndpointUrl::parse("https://as.example.com/authorize")?)
     ///     .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token")?);

@@ -357,7 +357,12 @@ impl SignInRequest {
         let (url, pending) = self.core.begin(rng, now, Some(openid))?;
         Ok((
             url,
-            super::PendingSignIn::new(pending, nonce, self.openid.max_age),
+            super::PendingSignIn::new(
+                pending,
+                nonce,
+                self.openid.max_age,
+                self.openid.acr_values.clone(),
+            ),
         ))
     }
 }
