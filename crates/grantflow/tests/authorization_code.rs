@@ -309,6 +309,27 @@ fn bad_requests_are_refused() {
             "{reserved}"
         );
     }
+    // RFC 8707 §2: a resource indicator must not have a fragment.
+    let fragment = url::Url::parse("https://api.example.com/#x").unwrap();
+    for result in [
+        client()
+            .authorize(REDIRECT)
+            .unwrap()
+            .resource(fragment.clone())
+            .begin(&mut CountingRng::new(0), NOW)
+            .map(|_| ()),
+        client()
+            .sign_in(REDIRECT)
+            .unwrap()
+            .resource(fragment.clone())
+            .begin(&mut CountingRng::new(0), NOW)
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(result, Err(Error::InvalidUrl { .. })),
+            "{result:?}"
+        );
+    }
     for (uri, reason) in [
         (
             "http://app.example.com/cb",
@@ -612,12 +633,19 @@ fn the_token_request_repeats_the_redirect_uri_and_sends_the_verifier() {
 }
 
 fn exchange_for(client: &Client) -> (SignInExchange, String) {
-    let (_, pending, state, nonce) = begin(client);
+    let (url, pending, _, _) = begin(client);
+    started(client, &url, pending)
+}
+
+/// The user came back at once with code `c0de` and the request's `state`:
+/// the started exchange, and the `nonce` the ID token must carry.
+fn started(client: &Client, url: &url::Url, pending: PendingSignIn) -> (SignInExchange, String) {
+    let state = param(url, "state").unwrap();
     let mut exchange = pending
         .callback(client, &format!("?code=c0de&state={state}"), NOW)
         .unwrap();
     sent(exchange.start(NOW).unwrap());
-    (exchange, nonce)
+    (exchange, param(url, "nonce").unwrap())
 }
 
 #[test]
@@ -768,24 +796,13 @@ fn max_age_requires_a_recent_auth_time() {
     let client =
         base_client(ClientAuth::None).with_jwks(JwkSet::from_json(&jwks(&[&key])).unwrap());
     let run = |auth_time: Option<u64>| {
-        let (_, pending) = client
+        let (url, pending) = client
             .sign_in(REDIRECT)
             .unwrap()
             .max_age(300)
             .begin(&mut CountingRng::new(0), NOW)
             .unwrap();
-        let (url, _) = client
-            .sign_in(REDIRECT)
-            .unwrap()
-            .begin(&mut CountingRng::new(0), NOW)
-            .unwrap();
-        // Same generator start, so the same state and nonce.
-        let state = param(&url, "state").unwrap();
-        let nonce = param(&url, "nonce").unwrap();
-        let mut exchange = pending
-            .callback(&client, &format!("?code=c&state={state}"), NOW)
-            .unwrap();
-        sent(exchange.start(NOW).unwrap());
+        let (mut exchange, nonce) = started(&client, &url, pending);
         let mut c = claims(&nonce);
         if let Some(at) = auth_time {
             c["auth_time"] = json!(at);
@@ -1583,12 +1600,7 @@ fn the_acr_values_sent_are_required_back_when_the_policy_says_so() {
             .begin(&mut CountingRng::new(0), NOW)
             .unwrap();
         assert_eq!(pending.acr_values(), Some("urn:gold urn:silver"));
-        let state = param(&url, "state").unwrap();
-        let nonce = param(&url, "nonce").unwrap();
-        let mut exchange = pending
-            .callback(&client, &format!("?code=c0de&state={state}"), NOW)
-            .unwrap();
-        sent(exchange.start(NOW).unwrap());
+        let (mut exchange, nonce) = started(&client, &url, pending);
         let mut claims = claims(&nonce);
         if let Some(acr) = acr {
             claims["acr"] = json!(acr);

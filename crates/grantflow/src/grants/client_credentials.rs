@@ -142,20 +142,6 @@ impl ClientCredentials {
         self.params.push((name.into(), value.into()));
         self
     }
-
-    fn check_params(&self) -> Result<(), Error> {
-        for (name, value) in &self.params {
-            if RESERVED.contains(&name.as_str()) {
-                return Err(Error::ReservedParameter { name: name.clone() });
-            }
-            if name == "resource" && value.contains('#') {
-                return Err(Error::InvalidUrl {
-                    reason: "a resource indicator must not have a fragment (rfc 8707 section 2)",
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Flow for ClientCredentials {
@@ -170,7 +156,10 @@ impl Flow for ClientCredentials {
             });
         }
         self.state = State::Finished;
-        self.check_params()?;
+        super::check_params(
+            &RESERVED,
+            self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )?;
         let scope = join_scopes(&self.scopes);
         let mut params = Vec::with_capacity(2 + self.params.len());
         params.push(("grant_type", "client_credentials"));

@@ -14,7 +14,7 @@ use crate::error::{Error, MalformedResponse, clean_text};
 use crate::flow::{Flow, Step};
 use crate::jose::JwkSet;
 use crate::message::{HttpResponse, JSON, get_json};
-use crate::oidc::jwks::{jwks_request, parse_jwks_response};
+use crate::oidc::jwks::parse_jwks_response;
 use crate::time::UnixTime;
 use crate::types::ClientId;
 use crate::wire::{Decoded, bounded, decode, string_field};
@@ -574,7 +574,7 @@ impl Flow for Discovery {
                 let metadata = ProviderMetadata::from_response(&response, &self.issuer, self.kind)?;
                 match (&metadata.jwks_uri, self.fetch_jwks) {
                     (Some(jwks_uri), true) => {
-                        let request = jwks_request(jwks_uri);
+                        let request = get_json(jwks_uri);
                         self.state = State::Jwks {
                             metadata: Box::new(metadata),
                             fetched_at: now,
@@ -836,7 +836,7 @@ mod tests {
     #[test]
     fn get_requests_for_metadata_and_keys() {
         let url = EndpointUrl::parse("https://as.example.com/keys?v=2").unwrap();
-        let request = jwks_request(&url);
+        let request = get_json(&url);
         assert_eq!(request.method(), "GET");
         assert_eq!(request.uri(), "https://as.example.com/keys?v=2");
         assert_eq!(request.headers()["accept"], "application/json");

@@ -1,19 +1,14 @@
-//! Fetching a provider's JWK set (RFC 7517 §5, OIDC Discovery §3
-//! `jwks_uri`): the request, and the tolerant read of the response.
+//! Reading a provider's JWK set (RFC 7517 §5, OIDC Discovery §3
+//! `jwks_uri`) tolerantly. The request is a plain JSON GET
+//! ([`get_json`](crate::message::get_json)), made by discovery and by the
+//! client's key cache alike.
 
-use crate::endpoint::EndpointUrl;
 use crate::error::{Error, MalformedResponse};
 use crate::jose::JwkSet;
-use crate::message::{HttpRequest, HttpResponse, get_json};
+use crate::message::HttpResponse;
 use crate::wire;
 
-/// The request for a provider's JWK set: a GET of `jwks_uri` with
-/// `Accept: application/json`.
-pub(crate) fn jwks_request(jwks_uri: &EndpointUrl) -> HttpRequest {
-    get_json(jwks_uri)
-}
-
-/// Reads the response to [`jwks_request`].
+/// Reads the response to a GET of `jwks_uri`.
 ///
 /// Any non-2xx status is [`Error::MalformedResponse`] with that status (a
 /// JWKS endpoint is not an OAuth endpoint, so an error body is not read as an

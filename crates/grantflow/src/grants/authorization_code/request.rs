@@ -108,13 +108,12 @@ impl RequestCore {
         now: UnixTime,
         openid: Option<OpenId<'_>>,
     ) -> Result<(url::Url, PendingCore), Error> {
-        if let Some((name, _)) = self
-            .params
-            .iter()
-            .find(|(name, _)| RESERVED.contains(&name.as_str()))
-        {
-            return Err(Error::ReservedParameter { name: name.clone() });
-        }
+        // The caller's parameters first, then its resource indicators
+        // (`resource` itself is reserved, so only the fragment rule applies).
+        let params = self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let resources = self.resources.iter().map(|r| ("resource", r.as_str()));
+        crate::grants::check_params(&RESERVED, params)?;
+        crate::grants::check_params(&[], resources)?;
         let asks_openid = self.scopes.iter().any(|scope| scope.as_str() == OPENID);
         let openid_first = openid.as_ref().map(|_| OPENID);
         if openid_first.is_none() && asks_openid {
@@ -244,7 +243,9 @@ macro_rules! shared_builders {
                 self
             }
 
-            /// An RFC 8707 resource indicator. May be repeated.
+            /// An RFC 8707 resource indicator. May be repeated. A URI with a
+            /// fragment makes `begin` fail with [`Error::InvalidUrl`]
+            /// (RFC 8707 §2).
             #[must_use]
             pub fn resource(mut self, resource: url::Url) -> Self {
                 self.core.resources.push(resource.into());
