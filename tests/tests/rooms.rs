@@ -54,7 +54,8 @@ const LAYERS: &[&[&str]] = &[
     /* 8 */ &["token"],
     /* 9 */ &["oidc"],
     /* 10 */ &["grants", "endpoints"],
-    /* 11 */ &["testing"],
+    /* 11 */ &["lifecycle"],
+    /* 12 */ &["testing"],
 ];
 
 const WHY: &str = "\

@@ -128,6 +128,18 @@ pub enum Error {
         /// The type, as the server named it.
         token_type: String,
     },
+    /// A sealed value (an encrypted cookie) could not be made or opened.
+    Seal(SealError),
+    /// The token session has ended (its grant was refused or revoked, or
+    /// the user logged out): clear what was stored and sign in again.
+    SessionEnded,
+    /// The device code expired before the user approved the request
+    /// (RFC 8628 §3.5): no further poll is sent after this instant.
+    DeviceCodeExpired {
+        /// When the device code expired (`expires_in` after the device
+        /// authorization response).
+        expired_at: UnixTime,
+    },
 }
 
 impl fmt::Display for Error {
@@ -182,6 +194,14 @@ impl fmt::Display for Error {
             Error::UnsupportedTokenType { token_type } => {
                 write!(f, "token type {token_type:?} is not one this client understands")
             }
+            Error::Seal(error) => write!(f, "sealed value: {error}"),
+            Error::SessionEnded => {
+                f.write_str("the token session has ended: clear stored tokens and sign in again")
+            }
+            Error::DeviceCodeExpired { expired_at } => write!(
+                f,
+                "the device code expired at {expired_at} before the user approved the request"
+            ),
         }
     }
 }
@@ -194,6 +214,7 @@ impl std::error::Error for Error {
             Error::Jws(error) => Some(error),
             Error::IdToken(error) | Error::UserInfo(error) => Some(error),
             Error::Callback(error) => Some(error),
+            Error::Seal(error) => Some(error),
             _ => None,
         }
     }
@@ -256,6 +277,11 @@ impl Error {
             | Error::UserInfo(_)
             | Error::UserInfoSubjectMismatch
             | Error::UnsupportedTokenType { .. } => ErrorKind::CheckFailed,
+            Error::Seal(SealError::TooLarge { .. } | SealError::Unserializable) => {
+                ErrorKind::Misuse
+            }
+            Error::Seal(_) => ErrorKind::CheckFailed,
+            Error::SessionEnded | Error::DeviceCodeExpired { .. } => ErrorKind::Refused,
             Error::InsecureUrl { .. }
             | Error::InvalidUrl { .. }
             | Error::InvalidScopeToken
@@ -817,6 +843,13 @@ pub enum IdTokenError {
         /// The `acr` returned, if any (cleaned and cut short).
         found: Option<String>,
     },
+    /// An ID token returned by a refresh names another end-user, issuer,
+    /// audience, authorized party or authentication than the original one
+    /// (OIDC Core §12.2).
+    ChangedOnRefresh {
+        /// The claim that differs: `iss`, `sub`, `aud`, `azp` or `auth_time`.
+        claim: &'static str,
+    },
 }
 
 impl fmt::Display for IdTokenError {
@@ -868,6 +901,10 @@ impl fmt::Display for IdTokenError {
             IdTokenError::AcrMismatch { found: None } => {
                 f.write_str("acr is missing though acr_values were requested and required")
             }
+            IdTokenError::ChangedOnRefresh { claim } => write!(
+                f,
+                "the refreshed id token's {claim} differs from the original id token's"
+            ),
             IdTokenError::NotReturned => {
                 f.write_str("the token response has no id_token though openid was requested")
             }
@@ -956,6 +993,65 @@ impl fmt::Display for CallbackError {
 }
 
 impl std::error::Error for CallbackError {}
+
+/// A sealed value (an encrypted, authenticated cookie) could not be made or
+/// opened. Each failure has its own variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealError {
+    /// Not a sealed value of this format: bad encoding, wrong length or an
+    /// unknown version.
+    Malformed {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// Sealed with another key (key rotation: try the previous key).
+    WrongKey,
+    /// Sealed for another purpose (a value made for one cookie presented as
+    /// another).
+    WrongPurpose,
+    /// The ciphertext or its header was altered: authentication failed.
+    Tampered,
+    /// The sealed value's lifetime is over.
+    Expired {
+        /// When it expired.
+        expired_at: UnixTime,
+        /// The `now` it was opened at.
+        now: UnixTime,
+    },
+    /// The sealed value would exceed the size limit (4096 bytes, what
+    /// browsers keep of a cookie): store the session server-side and seal
+    /// only its id.
+    TooLarge {
+        /// The sealed length, in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The value could not be serialized.
+    Unserializable,
+}
+
+impl fmt::Display for SealError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SealError::Malformed { reason } => write!(f, "malformed: {reason}"),
+            SealError::WrongKey => f.write_str("sealed with another key"),
+            SealError::WrongPurpose => f.write_str("sealed for another purpose"),
+            SealError::Tampered => f.write_str("authentication failed: the value was altered"),
+            SealError::Expired { expired_at, now } => {
+                write!(f, "expired at {expired_at} (opened at {now})")
+            }
+            SealError::TooLarge { len, max } => write!(
+                f,
+                "{len} bytes sealed exceed the {max}-byte limit: store the session server-side and seal only its id"
+            ),
+            SealError::Unserializable => f.write_str("the value could not be serialized"),
+        }
+    }
+}
+
+impl std::error::Error for SealError {}
 
 #[cfg(test)]
 mod tests {

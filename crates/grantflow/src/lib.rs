@@ -88,7 +88,7 @@ pub use crate::client::{Client, ClientAuth, Endpoints, IdTokenPolicy};
 pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
 pub use crate::error::{
     CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,
-    MalformedResponse,
+    MalformedResponse, SealError,
 };
 pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{

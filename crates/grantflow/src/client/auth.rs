@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 
 use crate::client::Client;
+use crate::endpoint::EndpointUrl;
 use crate::error::Error;
 use crate::message::{HttpRequest, form_post};
 use crate::types::{ClientId, ClientSecret};
@@ -38,6 +39,21 @@ impl Client {
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<HttpRequest, Error> {
         let endpoint = self.require_token_endpoint()?;
+        Ok(self.authenticated_request(endpoint, params, false))
+    }
+
+    /// A form POST of `params` to `endpoint`, authenticated with this
+    /// client's method: the one place every endpoint that authenticates the
+    /// client (token, revocation, introspection, device authorization, PAR)
+    /// builds its request. A public client sends its `client_id` in the body;
+    /// `client_id_in_body` sends it with every method (RFC 9126 §2.1 lets
+    /// providers require it at the PAR endpoint even with Basic).
+    pub(crate) fn authenticated_request<'a>(
+        &self,
+        endpoint: &EndpointUrl,
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        client_id_in_body: bool,
+    ) -> HttpRequest {
         let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
         form.extend_pairs(params);
         let authorization = match self.auth() {
@@ -51,14 +67,13 @@ impl Client {
                 None
             }
             ClientAuth::ClientSecretBasic(secret) => {
+                if client_id_in_body {
+                    form.append_pair("client_id", self.client_id().as_str());
+                }
                 Some(basic_authorization(self.client_id(), secret))
             }
         };
-        Ok(form_post(
-            endpoint,
-            form.finish().into_bytes(),
-            authorization,
-        ))
+        form_post(endpoint, form.finish().into_bytes(), authorization)
     }
 }
 
