@@ -67,6 +67,7 @@ mod error;
 mod flow;
 mod grants;
 mod jose;
+mod lifecycle;
 mod message;
 mod oidc;
 #[cfg(feature = "testing")]
@@ -93,16 +94,17 @@ pub use crate::error::{
 pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
     AuthorizationRequest, ClientCredentials, CodeExchange, DEFAULT_MAX_PENDING_AGE,
-    PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, SignIn, SignInExchange,
-    SignInRequest,
+    PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, Refresh, Refreshed, Rotation,
+    SignIn, SignInExchange, SignInRequest,
 };
 pub use crate::jose::{
     CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,
     sign_compact,
 };
+pub use crate::lifecycle::{Access, Applied, DEFAULT_REFRESH_MARGIN, RETRY_DELAY, Session};
 pub use crate::message::{HttpRequest, HttpResponse, Redacted};
 pub use crate::oidc::{
-    DiscoveredProvider, Discovery, Expected, IdToken, IdTokenClaims, IdTokenValidator,
+    DiscoveredProvider, Discovery, Expected, IdToken, IdTokenClaims, IdTokenValidator, Identity,
     ProviderMetadata, UserInfo, UserInfoRequest,
 };
 pub use crate::time::UnixTime;

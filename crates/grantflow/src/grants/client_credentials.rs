@@ -142,6 +142,17 @@ impl ClientCredentials {
         self.params.push((name.into(), value.into()));
         self
     }
+
+    /// The scopes asked for, for a session that re-runs the grant.
+    pub(crate) fn requested_scopes(&self) -> &[Scope] {
+        &self.scopes
+    }
+
+    /// The other parameters added (`resource`, `audience`, …), for a
+    /// session that re-runs the grant.
+    pub(crate) fn added_params(&self) -> &[(String, String)] {
+        &self.params
+    }
 }
 
 impl Flow for ClientCredentials {

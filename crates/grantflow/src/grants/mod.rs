@@ -4,12 +4,15 @@
 
 mod authorization_code;
 mod client_credentials;
+mod refresh;
 
 pub use authorization_code::{
     AuthorizationRequest, CodeExchange, DEFAULT_MAX_PENDING_AGE, PendingAuthorization,
     PendingSignIn, PkceMethod, PkceVerifier, SignIn, SignInExchange, SignInRequest,
 };
 pub use client_credentials::ClientCredentials;
+pub(crate) use refresh::ends_grant;
+pub use refresh::{Refresh, Refreshed, Rotation};
 
 use crate::error::Error;
 

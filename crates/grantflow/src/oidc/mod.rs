@@ -4,11 +4,13 @@
 
 mod discovery;
 mod id_token;
+mod identity;
 mod jwks;
 mod userinfo;
 
 pub use discovery::{DiscoveredProvider, Discovery, ProviderMetadata};
 pub(crate) use id_token::keys_may_be_stale;
 pub use id_token::{Expected, IdToken, IdTokenClaims, IdTokenValidator};
+pub use identity::Identity;
 pub(crate) use jwks::parse_jwks_response;
 pub use userinfo::{UserInfo, UserInfoRequest};
