@@ -58,8 +58,13 @@ fn claims() -> Value {
     })
 }
 
-fn token_body(id_token: Option<String>, refresh_token: Option<&str>, scope: Option<&str>) -> String {
-    let mut body = json!({"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600});
+fn token_body(
+    id_token: Option<String>,
+    refresh_token: Option<&str>,
+    scope: Option<&str>,
+) -> String {
+    let mut body =
+        json!({"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600});
     if let Some(id_token) = id_token {
         body["id_token"] = Value::String(id_token);
     }
@@ -191,7 +196,10 @@ fn narrower_scopes_are_reported_never_filled_in() {
     };
     let narrowed = run(ask(), token_body(None, None, Some("read"))).unwrap();
     assert_eq!(narrowed.missing_scopes, [Scope::new("write").unwrap()]);
-    assert_eq!(narrowed.tokens.scopes, Some(vec![Scope::new("read").unwrap()]));
+    assert_eq!(
+        narrowed.tokens.scopes,
+        Some(vec![Scope::new("read").unwrap()])
+    );
 
     let silent = run(ask(), token_body(None, None, None)).unwrap();
     assert!(silent.missing_scopes.is_empty());
@@ -203,7 +211,10 @@ fn invalid_grant_is_a_typed_refusal() {
     let client = plain_client(ClientAuth::None);
     let flow = client.refresh(&RefreshToken::new("used")).unwrap();
     let error = drive(flow, NOW, |_| {
-        json_response(400, r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#)
+        json_response(
+            400,
+            r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+        )
     })
     .unwrap_err();
     assert_eq!(error.oauth_code(), Some(&ErrorCode::InvalidGrant));
@@ -241,8 +252,11 @@ fn a_refreshed_id_token_that_changes_identity_is_refused() {
             .refresh(&RefreshToken::new("rt"))
             .unwrap()
             .identity(identity());
-        let error = run(flow, token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None))
-            .unwrap_err();
+        let error = run(
+            flow,
+            token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None),
+        )
+        .unwrap_err();
         match (claim, &error) {
             // A foreign issuer fails the §3.1.3.7 check before §12.2's.
             ("iss", Error::IdToken(IdTokenError::IssuerMismatch { .. })) => {}
@@ -273,7 +287,10 @@ fn an_audience_that_only_reorders_is_the_same_audience() {
         .refresh(&RefreshToken::new("rt"))
         .unwrap()
         .identity(identity);
-    let refreshed = run(flow, token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None));
+    let refreshed = run(
+        flow,
+        token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None),
+    );
     assert!(refreshed.unwrap().id_token.is_some());
 }
 
@@ -286,16 +303,19 @@ fn a_refreshed_id_token_with_a_wrong_at_hash_is_refused() {
         .refresh(&RefreshToken::new("rt"))
         .unwrap()
         .identity(identity());
-    let error =
-        run(flow, token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None)).unwrap_err();
+    let error = run(
+        flow,
+        token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None),
+    )
+    .unwrap_err();
     assert_eq!(error, Error::IdToken(IdTokenError::AccessTokenHashMismatch));
 }
 
 #[test]
 fn an_unknown_kid_fetches_the_keys_once_more() {
     let rotated = test_signer(2, "k2");
-    let client = oidc_client()
-        .with_jwks_uri(EndpointUrl::parse("https://op.example.com/jwks").unwrap());
+    let client =
+        oidc_client().with_jwks_uri(EndpointUrl::parse("https://op.example.com/jwks").unwrap());
     let flow = client
         .refresh(&RefreshToken::new("rt"))
         .unwrap()
@@ -315,7 +335,10 @@ fn an_unknown_kid_fetches_the_keys_once_more() {
     assert!(refreshed.id_token.is_some());
     assert_eq!(
         requests,
-        ["https://op.example.com/token", "https://op.example.com/jwks"]
+        [
+            "https://op.example.com/token",
+            "https://op.example.com/jwks"
+        ]
     );
 }
 
@@ -353,7 +376,10 @@ fn every_call_after_an_error_or_the_end_is_refused() {
     ] {
         assert!(matches!(
             result.unwrap_err(),
-            Error::UnexpectedCall { flow: "refresh", .. }
+            Error::UnexpectedCall {
+                flow: "refresh",
+                ..
+            }
         ));
     }
     let mut flow = client.refresh(&RefreshToken::new("rt")).unwrap();
@@ -366,19 +392,30 @@ fn every_call_after_an_error_or_the_end_is_refused() {
 #[test]
 fn debug_never_shows_the_refresh_token() {
     let client = plain_client(ClientAuth::ClientSecretPost(ClientSecret::new("s3cr3t")));
-    let mut flow = client.refresh(&RefreshToken::new("very-secret-rt")).unwrap();
+    let mut flow = client
+        .refresh(&RefreshToken::new("very-secret-rt"))
+        .unwrap();
     let step = flow.start(NOW).unwrap();
-    for text in [format!("{flow:?}"), format!("{flow:#?}"), format!("{step:?}")] {
+    for text in [
+        format!("{flow:?}"),
+        format!("{flow:#?}"),
+        format!("{step:?}"),
+    ] {
         assert!(!text.contains("very-secret-rt"), "{text}");
         assert!(!text.contains("s3cr3t"), "{text}");
     }
     let refreshed = run(
-        client.refresh(&RefreshToken::new("very-secret-rt")).unwrap(),
+        client
+            .refresh(&RefreshToken::new("very-secret-rt"))
+            .unwrap(),
         token_body(None, None, None),
     )
     .unwrap();
     let text = format!("{refreshed:?}");
-    assert!(!text.contains("very-secret-rt") && !text.contains("new-access"), "{text}");
+    assert!(
+        !text.contains("very-secret-rt") && !text.contains("new-access"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -408,8 +445,11 @@ fn a_refreshed_id_token_with_an_added_trusted_audience_is_refused() {
         .refresh(&RefreshToken::new("rt"))
         .unwrap()
         .identity(identity);
-    let error =
-        run(flow, token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None)).unwrap_err();
+    let error = run(
+        flow,
+        token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None),
+    )
+    .unwrap_err();
     assert_eq!(
         error,
         Error::IdToken(IdTokenError::ChangedOnRefresh { claim: "aud" })

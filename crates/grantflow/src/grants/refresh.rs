@@ -328,9 +328,8 @@ impl Flow for Refresh {
 /// said `invalid_grant` (the refresh token expired, was revoked or was
 /// already used), or the refreshed ID token names another user.
 pub(crate) fn ends_grant(error: &Error) -> bool {
-    matches!(error.oauth_code(), Some(crate::error::ErrorCode::InvalidGrant))
-        || matches!(
-            error,
-            Error::IdToken(IdTokenError::ChangedOnRefresh { .. })
-        )
+    matches!(
+        error.oauth_code(),
+        Some(crate::error::ErrorCode::InvalidGrant)
+    ) || matches!(error, Error::IdToken(IdTokenError::ChangedOnRefresh { .. }))
 }

@@ -91,6 +91,12 @@ impl<'de> serde::Deserialize<'de> for TokenType {
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct TokenSet {
+    /// The storage format version: written as `"version": 1`; a stored
+    /// token set without one (written before versions) reads as version 1,
+    /// and any other version is refused, so a stored value of a later,
+    /// unknown format is never misread.
+    #[serde(default)]
+    version: StorageVersion,
     /// The access token.
     pub access_token: AccessToken,
     /// Its type; `Bearer` when the server left it out.
@@ -144,6 +150,7 @@ impl TokenSet {
     /// ```
     pub fn new(access_token: AccessToken, token_type: TokenType, received_at: UnixTime) -> Self {
         TokenSet {
+            version: StorageVersion,
             access_token,
             token_type,
             expires_at: None,
@@ -228,6 +235,35 @@ impl fmt::Debug for TokenSet {
     }
 }
 
+/// The storage format version of a [`TokenSet`]: serializes as `1`, and
+/// refuses any other number when read back.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+struct StorageVersion;
+
+impl StorageVersion {
+    const CURRENT: u32 = 1;
+}
+
+impl serde::Serialize for StorageVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(Self::CURRENT)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StorageVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let found = <u32 as serde::Deserialize>::deserialize(deserializer)?;
+        if found == Self::CURRENT {
+            Ok(StorageVersion)
+        } else {
+            Err(serde::de::Error::custom(format_args!(
+                "token set storage version {found} is not supported (this crate reads version {})",
+                Self::CURRENT
+            )))
+        }
+    }
+}
+
 /// [`TokenSet::scopes`] read back from storage: each scope as it was stored,
 /// without the grammar check of `Scope`'s own `Deserialize`, since the
 /// server that granted it was not held to the grammar either.
@@ -302,6 +338,7 @@ pub fn parse_token_response(response: &HttpResponse, now: UnixTime) -> Result<To
         .filter(|t| !t.is_empty())
         .map(RawIdToken::new);
     Ok(TokenSet {
+        version: StorageVersion,
         access_token,
         token_type,
         expires_at,
