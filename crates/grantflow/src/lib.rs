@@ -24,6 +24,8 @@
 //! | authorization code grant with PKCE (plain OAuth 2.0) | [`Client::authorize`], [`PendingAuthorization`], [`CodeExchange`], [`RedirectUri`] | RFC 6749 §4.1, RFC 7636, RFC 9207 |
 //! | discovery | [`Discovery`], [`ProviderMetadata`], [`Client::from_provider`] | OIDC Discovery 1.0, RFC 8414 |
 //! | ID token validation, key rotation | [`IdTokenValidator`], [`IdTokenPolicy`], [`IdToken`] | OIDC Core §3.1.3.7, §10.1.1 |
+//! | token revocation (logout) | [`Client::revoke_refresh_token`], [`Client::revoke_access_token`], [`Client::revoke`], [`Revocation`], [`TokenTypeHint`] | RFC 7009 |
+//! | token introspection (resource servers) | [`Client::introspect`], [`Introspection`], [`IntrospectionResponse`] | RFC 7662 |
 //! | UserInfo, with the ID token or a stored `sub` | [`Client::userinfo`], [`Client::userinfo_for_subject`], [`UserInfoRequest`] | OIDC Core §5.3 |
 //! | JWS, JWK sets, algorithms | [`CompactJws`], [`JwkSet`], [`Algorithm`] | RFC 7515, RFC 7517, RFC 7518, RFC 8037 |
 //! | signing (client assertions, DPoP proofs) | [`JwsSigner`] | RFC 7515 §5.1 |
@@ -63,6 +65,7 @@
 mod alg;
 mod client;
 mod endpoint;
+mod endpoints;
 mod error;
 mod flow;
 mod grants;
@@ -87,6 +90,7 @@ pub use url;
 pub use crate::alg::{Algorithm, KeyType};
 pub use crate::client::{Client, ClientAuth, Endpoints, IdTokenPolicy};
 pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
+pub use crate::endpoints::{Introspection, IntrospectionResponse, Revocation, TokenTypeHint};
 pub use crate::error::{
     CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,
     MalformedResponse, SealError,

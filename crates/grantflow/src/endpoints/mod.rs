@@ -1,0 +1,238 @@
+//! The authorization server's token management endpoints: revocation
+//! (RFC 7009) and introspection (RFC 7662). Each adds its own
+//! `impl Client { pub fn … }`; both send the token in an authenticated form
+//! POST (RFC 7009 §2.1, RFC 7662 §2.1) built by the one request builder every
+//! endpoint that authenticates the client shares.
+//!
+//! The token these flows carry is a secret: it is redacted in `Debug`,
+//! zeroized when the flow is dropped, and withheld from every error, even
+//! one quoting a server that echoed it back (see [`scrub`]).
+
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorCode, clean_text};
+
+mod introspection;
+mod revocation;
+
+pub use introspection::{Introspection, IntrospectionResponse};
+pub use revocation::Revocation;
+
+/// What kind of token is revoked or introspected: the optional
+/// `token_type_hint` of RFC 7009 §2.1 and RFC 7662 §2.1, which helps the
+/// server find the token (it searches all its token types when the hint is
+/// wrong or absent).
+///
+/// ```
+/// use grantflow::TokenTypeHint;
+///
+/// assert_eq!(TokenTypeHint::RefreshToken.as_str(), "refresh_token");
+/// assert_eq!(TokenTypeHint::Other("device_secret".into()).as_str(), "device_secret");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenTypeHint {
+    /// `access_token` (RFC 7009 §2.1).
+    AccessToken,
+    /// `refresh_token` (RFC 7009 §2.1).
+    RefreshToken,
+    /// Any other registered or provider-specific hint, sent as given
+    /// (RFC 7009 §4.1.2: the OAuth Token Type Hints registry).
+    Other(String),
+}
+
+impl TokenTypeHint {
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TokenTypeHint::AccessToken => "access_token",
+            TokenTypeHint::RefreshToken => "refresh_token",
+            TokenTypeHint::Other(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for TokenTypeHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The token a flow revokes or introspects: redacted in `Debug`, zeroized
+/// on drop.
+struct TokenValue(Zeroizing<String>);
+
+impl TokenValue {
+    fn new(token: &str) -> Self {
+        TokenValue(Zeroizing::new(token.to_owned()))
+    }
+
+    fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TokenValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where a one-request flow is: nothing sent, a request in flight, over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    New,
+    Sent,
+    Finished,
+}
+
+/// The token sent as `token`, with the optional `token_type_hint`: the
+/// parameters RFC 7009 §2.1 and RFC 7662 §2.1 share.
+fn token_params<'a>(
+    token: &'a TokenValue,
+    hint: Option<&'a TokenTypeHint>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut params = vec![("token", token.secret())];
+    if let Some(hint) = hint {
+        params.push(("token_type_hint", hint.as_str()));
+    }
+    params
+}
+
+/// Withholds `token` from a response error: a server that echoes the token
+/// in an `error_description`, an `error_uri`, a non-standard error code, a
+/// repeated member name or the body an excerpt quotes would otherwise put
+/// the secret into logs. The text holding it is dropped (a description or
+/// URI becomes `None`, an excerpt is withheld, a reason or code is replaced
+/// by a fixed one); the token is also looked for with its control
+/// characters removed, as cleaned server text would show it.
+fn scrub(error: Error, token: &str) -> Error {
+    let cleaned = clean_text(token, token.len());
+    let leaks = |text: &str| {
+        (!token.is_empty() && text.contains(token))
+            || (!cleaned.is_empty() && text.contains(cleaned.as_str()))
+    };
+    match error {
+        Error::OAuth(mut response) => {
+            if response.description.as_deref().is_some_and(leaks) {
+                response.description = None;
+            }
+            if response.uri.as_deref().is_some_and(leaks) {
+                response.uri = None;
+            }
+            if matches!(&response.error, ErrorCode::Other(code) if leaks(code)) {
+                response.error = ErrorCode::Other("<withheld: it quoted the token>".to_owned());
+            }
+            Error::OAuth(response)
+        }
+        Error::MalformedResponse(mut malformed) => {
+            if malformed.excerpt.as_deref().is_some_and(leaks) {
+                malformed.excerpt = None;
+            }
+            if leaks(&malformed.reason) {
+                malformed.reason = format!(
+                    "http {} response that quotes the token (details withheld)",
+                    malformed.status
+                );
+            }
+            Error::MalformedResponse(malformed)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ErrorResponse, MalformedResponse};
+
+    const TOKEN: &str = "tGzv3JOkF0XG5Qx2TlKWIA";
+
+    /// A canned response for the flows' tests.
+    pub(super) fn response(
+        status: u16,
+        content_type: Option<&str>,
+        body: impl Into<Vec<u8>>,
+    ) -> crate::message::HttpResponse {
+        let mut builder = http::Response::builder().status(status);
+        if let Some(content_type) = content_type {
+            builder = builder.header("content-type", content_type);
+        }
+        builder.body(body.into()).unwrap()
+    }
+
+    /// A canned `application/json` response.
+    pub(super) fn json_response(status: u16, body: &str) -> crate::message::HttpResponse {
+        response(status, Some("application/json"), body)
+    }
+
+    #[test]
+    fn token_value_redacts() {
+        let token = TokenValue::new(TOKEN);
+        assert_eq!(format!("{token:?}"), "<redacted>");
+        assert_eq!(token.secret(), TOKEN);
+    }
+
+    #[test]
+    fn hint_wire_values() {
+        assert_eq!(TokenTypeHint::AccessToken.as_str(), "access_token");
+        assert_eq!(TokenTypeHint::RefreshToken.to_string(), "refresh_token");
+        assert_eq!(TokenTypeHint::Other("x".into()).as_str(), "x");
+    }
+
+    #[test]
+    fn scrub_drops_every_text_that_quotes_the_token() {
+        let error = Error::OAuth(ErrorResponse::new(
+            ErrorCode::Other(format!("bad-{TOKEN}")),
+            Some(&format!("token {TOKEN} is unknown")),
+            Some(&format!("https://as.example.com/err?t={TOKEN}")),
+            Some(400),
+        ));
+        let Error::OAuth(scrubbed) = scrub(error, TOKEN) else {
+            panic!("the kind of error changed");
+        };
+        assert_eq!(scrubbed.description, None);
+        assert_eq!(scrubbed.uri, None);
+        assert!(!scrubbed.error.as_str().contains(TOKEN));
+        assert_eq!(scrubbed.status, Some(400));
+
+        let error = Error::MalformedResponse(MalformedResponse {
+            status: 500,
+            reason: format!("field {TOKEN:?} appears more than once"),
+            excerpt: Some(format!("<p>{TOKEN}</p>")),
+        });
+        let scrubbed = scrub(error, TOKEN).to_string();
+        assert!(!scrubbed.contains(TOKEN), "{scrubbed}");
+        assert!(scrubbed.contains("http 500"), "{scrubbed}");
+    }
+
+    #[test]
+    fn scrub_sees_the_token_without_its_control_characters() {
+        let token = "ab\u{7}cdef";
+        let error = Error::OAuth(ErrorResponse::new(
+            ErrorCode::InvalidRequest,
+            Some("no such token: ab\u{7}cdef"),
+            None,
+            Some(400),
+        ));
+        // Cleaning removed the BEL: the description reads "abcdef".
+        let Error::OAuth(scrubbed) = scrub(error, token) else {
+            panic!("the kind of error changed");
+        };
+        assert_eq!(scrubbed.description, None);
+    }
+
+    #[test]
+    fn scrub_keeps_what_does_not_quote_the_token() {
+        let error = Error::OAuth(ErrorResponse::new(
+            ErrorCode::UnsupportedTokenType,
+            Some("revocation of access tokens is not supported"),
+            None,
+            Some(400),
+        ));
+        assert_eq!(scrub(error.clone(), TOKEN), error);
+        assert_eq!(scrub(error.clone(), ""), error);
+    }
+}
