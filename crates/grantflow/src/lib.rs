@@ -105,11 +105,13 @@ pub use crate::jose::{
     CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,
     sign_compact,
 };
-pub use crate::lifecycle::{Access, Applied, DEFAULT_REFRESH_MARGIN, RETRY_DELAY, Session};
+pub use crate::lifecycle::{
+    Access, Applied, DEFAULT_REFRESH_MARGIN, LoggedOut, Logout, RETRY_DELAY, Session,
+};
 pub use crate::message::{HttpRequest, HttpResponse, Redacted};
 pub use crate::oidc::{
     DiscoveredProvider, Discovery, Expected, IdToken, IdTokenClaims, IdTokenValidator, Identity,
-    ProviderMetadata, UserInfo, UserInfoRequest,
+    LogoutOptions, ProviderMetadata, UserInfo, UserInfoRequest,
 };
 pub use crate::time::UnixTime;
 pub use crate::token::{TokenSet, TokenType, parse_token_response};

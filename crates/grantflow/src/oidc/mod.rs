@@ -6,6 +6,7 @@ mod discovery;
 mod id_token;
 mod identity;
 mod jwks;
+mod logout;
 mod userinfo;
 
 pub use discovery::{DiscoveredProvider, Discovery, ProviderMetadata};
@@ -13,4 +14,5 @@ pub(crate) use id_token::keys_may_be_stale;
 pub use id_token::{Expected, IdToken, IdTokenClaims, IdTokenValidator};
 pub use identity::Identity;
 pub(crate) use jwks::parse_jwks_response;
+pub use logout::LogoutOptions;
 pub use userinfo::{UserInfo, UserInfoRequest};
