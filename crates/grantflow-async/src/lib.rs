@@ -64,13 +64,18 @@
 //! `grantflow-ureq` adapter uses, so both adapters share one HTTP engine and
 //! one rustls), over [`async_net`] TCP streams, with TLS by
 //! [`futures_rustls`] (rustls with the `ring` provider, which grantflow
-//! already uses for signatures: no C toolchain, no aws-lc). The obvious
-//! alternative, hyper 1.x, depends on the `tokio` crate (its `sync` feature)
-//! even without the tokio runtime; reqwest and isahc-on-tokio are out for
-//! the same reason. Every crate here comes from the smol project (async-io,
-//! async-net, futures-lite), from ureq or from rustls. Timers are
-//! [`async_io::Timer`]s, which work on every executor: async-io drives them
-//! from its own reactor thread when the executor does not.
+//! already uses for signatures: no C toolchain, no aws-lc). ureq-proto does
+//! all the HTTP framing (request serialization, status line and header
+//! parsing, chunked and sized bodies, keep-alive rules); this crate only
+//! moves bytes between it and the socket.
+//!
+//! The obvious alternative, hyper 1.x, depends on the `tokio` crate (its
+//! `sync` feature) even without the tokio runtime, and reqwest on hyper;
+//! either would put tokio in the tree of every user, which this adapter
+//! exists to avoid. async-net and async-io come from the smol project and
+//! are what smol and async-std themselves run on; their timers
+//! ([`async_io::Timer`]) work under every executor, since async-io drives
+//! them from its own reactor thread when the executor does not.
 //!
 //! It is configured the way OAuth wants it, with the defaults of the
 //! blocking adapter:
@@ -105,6 +110,9 @@
 //! reads the answer meant for the abandoned one. To bound a whole flow, race
 //! it against a timer (`futures_lite::future::or`, `smol::future::or`, …).
 
+// To come with the token lifecycle (issue 9, item 4): an async token source
+// on `async-lock`, where many tasks asking at once cause one refresh.
+
 use core::fmt;
 use core::future::Future;
 use std::time::{Duration, SystemTime};
@@ -116,7 +124,7 @@ mod connection;
 
 pub use crate::client::{HttpClient, HttpClientBuilder, TransportError, TransportErrorKind};
 
-/// Re-exported: the crates whose types appear in this crate's API.
+/// Re-exported: rustls, whose `ClientConfig` [`HttpClientBuilder::tls_config`] takes.
 pub use futures_rustls::rustls;
 
 /// The operating system's cryptographically secure random number generator,

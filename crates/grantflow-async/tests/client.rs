@@ -326,7 +326,8 @@ fn a_request_dropped_mid_way_leaves_the_pool_usable() {
         // The second takes it, and is dropped once the server has read it.
         {
             let mut abandoned = std::pin::pin!(http.send(get(&server.url("/n"))));
-            let _ = server.requests.recv().unwrap();
+            // The first request's signal; the loop waits for the second's.
+            server.requests.recv().unwrap();
             let started = Instant::now();
             loop {
                 assert!(
