@@ -233,3 +233,27 @@ fn drive_is_send_with_the_built_in_client() {
     assert_send(&observed);
     assert_send(&http.send(http::Request::new(Vec::new())));
 }
+
+#[test]
+fn events_do_not_show_credentials_or_bodies() {
+    let request = http::Request::post("https://as.example.com/token")
+        .header("authorization", "Basic c3ZjOnNlY3JldA==")
+        .body(b"grant_type=client_credentials&client_secret=hunter2".to_vec())
+        .unwrap();
+    let sending = format!("{:?}", Event::Sending(&request));
+    assert!(sending.contains("<redacted>"), "{sending}");
+    assert!(
+        sending.contains("https://as.example.com/token"),
+        "{sending}"
+    );
+    assert!(!sending.contains("c3ZjOnNlY3JldA"), "{sending}");
+    assert!(!sending.contains("hunter2"), "{sending}");
+
+    let response = grantflow::testing::json_response(200, r#"{"access_token":"at-secret"}"#);
+    let received = format!("{:?}", Event::Received(&response));
+    assert!(received.contains("200"), "{received}");
+    assert!(!received.contains("at-secret"), "{received}");
+
+    let waiting = format!("{:?}", Event::Waiting(UnixTime::from_secs(T0)));
+    assert!(waiting.starts_with("Waiting("), "{waiting}");
+}
