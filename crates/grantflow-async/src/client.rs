@@ -25,6 +25,7 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     pub(crate) tls: futures_rustls::TlsConnector,
     pub(crate) pool: Pool,
+    pub(crate) proxy: Option<Proxy>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -33,6 +34,7 @@ impl fmt::Debug for HttpClient {
             .field("max_body", &self.inner.max_body)
             .field("connect_timeout", &self.inner.connect_timeout)
             .field("timeout", &self.inner.timeout)
+            .field("proxy", &self.inner.proxy)
             .field("idle_connections", &self.idle_connections())
             .finish_non_exhaustive()
     }
@@ -68,6 +70,7 @@ impl HttpClient {
             timeout: Self::DEFAULT_TIMEOUT,
             max_idle_per_host: Self::DEFAULT_MAX_IDLE_PER_HOST,
             tls: None,
+            proxy: None,
         }
     }
 
@@ -115,6 +118,7 @@ pub struct HttpClientBuilder {
     timeout: Duration,
     max_idle_per_host: usize,
     tls: Option<Arc<rustls::ClientConfig>>,
+    proxy: Option<Proxy>,
 }
 
 impl fmt::Debug for HttpClientBuilder {
@@ -125,6 +129,7 @@ impl fmt::Debug for HttpClientBuilder {
             .field("timeout", &self.timeout)
             .field("max_idle_per_host", &self.max_idle_per_host)
             .field("custom_tls", &self.tls.is_some())
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -182,6 +187,26 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Sends every request through `proxy`, in a CONNECT tunnel (so TLS runs
+    /// end to end, from this client to the server). Without this call no
+    /// proxy is used, whatever the environment says (see the
+    /// [crate docs](crate) for why).
+    ///
+    /// ```
+    /// use grantflow_async::{HttpClient, Proxy};
+    ///
+    /// # fn main() -> Result<(), grantflow_async::TransportError> {
+    /// let http = HttpClient::builder()
+    ///     .proxy(Proxy::new("http://proxy.internal:3128")?.with_basic_auth("svc", "proxy-password"))
+    ///     .build();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> HttpClient {
         let tls = self.tls.unwrap_or_else(default_tls_config);
@@ -192,8 +217,78 @@ impl HttpClientBuilder {
                 timeout: self.timeout,
                 tls: futures_rustls::TlsConnector::from(tls),
                 pool: Pool::new(self.max_idle_per_host),
+                proxy: self.proxy,
             }),
         }
+    }
+}
+
+/// An HTTP proxy that [`HttpClient`] reaches every server through, with an
+/// HTTP/1.1 CONNECT tunnel (RFC 9110 §9.3.6) per connection.
+#[derive(Clone)]
+pub struct Proxy {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// The `Proxy-Authorization` value, a credential.
+    pub(crate) authorization: Option<String>,
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proxy")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Proxy {
+    /// The proxy at `url`: `http://host:port` (the port defaults to 80).
+    ///
+    /// Credentials go through [`Proxy::with_basic_auth`], not in the URL.
+    pub fn new(url: &str) -> Result<Proxy, TransportError> {
+        let invalid = |message: &str| {
+            TransportError::new(
+                TransportErrorKind::InvalidRequest,
+                format!("proxy URL: {message}"),
+            )
+        };
+        let uri: http::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(invalid("only http:// proxies are supported"));
+        }
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(invalid(
+                "credentials in the URL: pass them to Proxy::with_basic_auth",
+            ));
+        }
+        let host = authority.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|host| host.strip_suffix(']'))
+            .unwrap_or(host);
+        if host.is_empty() {
+            return Err(invalid("no host"));
+        }
+        Ok(Proxy {
+            host: host.to_ascii_lowercase(),
+            port: authority.port_u16().unwrap_or(80),
+            authorization: None,
+        })
+    }
+
+    /// Authenticates to the proxy with HTTP Basic (RFC 7617).
+    pub fn with_basic_auth(mut self, user: &str, password: &str) -> Self {
+        use base64::Engine as _;
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.authorization = Some(format!("Basic {credentials}"));
+        self
     }
 }
 

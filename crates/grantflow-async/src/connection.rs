@@ -20,7 +20,7 @@ use ureq_proto::client::{
     Await100Result, Call, RecvBodyResult, RecvResponseResult, SendRequestResult,
 };
 
-use crate::client::{Inner, TransportError, TransportErrorKind};
+use crate::client::{Inner, Proxy, TransportError, TransportErrorKind};
 
 /// How long an idle connection stays in the pool: servers close idle
 /// keep-alive connections too (nginx after 75 s, Node.js after 5 s), and a
@@ -222,15 +222,20 @@ pub(crate) async fn send(
 async fn connect(inner: &Inner, origin: &Origin) -> Result<Stream, TransportError> {
     let timeout = inner.connect_timeout;
     let connecting = async {
-        let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
-            .await
-            .map_err(|e| {
-                TransportError::with_source(
-                    TransportErrorKind::Connect,
-                    format!("cannot connect to {}:{}", origin.host, origin.port),
-                    e,
-                )
-            })?;
+        let (host, port) = match &inner.proxy {
+            Some(proxy) => (proxy.host.as_str(), proxy.port),
+            None => (origin.host.as_str(), origin.port),
+        };
+        let mut tcp = TcpStream::connect((host, port)).await.map_err(|e| {
+            TransportError::with_source(
+                TransportErrorKind::Connect,
+                format!("cannot connect to {host}:{port}"),
+                e,
+            )
+        })?;
+        if let Some(proxy) = &inner.proxy {
+            tunnel(&mut tcp, proxy, origin).await?;
+        }
         // The request goes out in one write; do not let Nagle hold it back.
         // A failure here costs latency, not correctness.
         let _ = tcp.set_nodelay(true);
@@ -261,6 +266,75 @@ async fn connect(inner: &Inner, origin: &Origin) -> Result<Stream, TransportErro
         ))
     })
     .await
+}
+
+/// Asks `proxy`, on `tcp`, for a tunnel to `origin` (HTTP CONNECT, RFC 9110
+/// §9.3.6). ureq-proto's parser reads the proxy's answer.
+async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, origin: &Origin) -> Result<(), TransportError> {
+    let target = if origin.host.contains(':') {
+        format!("[{}]:{}", origin.host, origin.port)
+    } else {
+        format!("{}:{}", origin.host, origin.port)
+    };
+    // `target` comes from a parsed URI (no CR, LF or space), the
+    // authorization is base64: nothing here can break the request's framing.
+    let mut head =
+        format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: {USER_AGENT}\r\n");
+    if let Some(authorization) = &proxy.authorization {
+        head.push_str("Proxy-Authorization: ");
+        head.push_str(authorization);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let failed = |e| {
+        TransportError::with_source(
+            TransportErrorKind::Connect,
+            format!(
+                "CONNECT through the proxy {}:{} failed",
+                proxy.host, proxy.port
+            ),
+            e,
+        )
+    };
+    tcp.write_all(head.as_bytes()).await.map_err(failed)?;
+    let mut input = Vec::new();
+    let mut buffer = [0; 1024];
+    loop {
+        if let Some((used, response)) =
+            ureq_proto::parser::try_parse_response::<64>(&input).map_err(protocol)?
+        {
+            if response.status() != http::StatusCode::OK {
+                return Err(TransportError::new(
+                    TransportErrorKind::Connect,
+                    format!(
+                        "the proxy {}:{} refused the tunnel to {target}: {}",
+                        proxy.host,
+                        proxy.port,
+                        response.status()
+                    ),
+                ));
+            }
+            // The server speaks only after the client: nothing may follow.
+            if used != input.len() {
+                return Err(TransportError::new(
+                    TransportErrorKind::Protocol,
+                    "the proxy sent bytes after accepting the tunnel",
+                ));
+            }
+            return Ok(());
+        }
+        if input.len() > MAX_RESPONSE_HEAD {
+            return Err(TransportError::new(
+                TransportErrorKind::Protocol,
+                "the proxy's answer is too large",
+            ));
+        }
+        let n = tcp.read(&mut buffer).await.map_err(failed)?;
+        if n == 0 {
+            return Err(failed(io::ErrorKind::UnexpectedEof.into()));
+        }
+        input.extend_from_slice(prefix(&buffer, n));
+    }
 }
 
 /// A failed exchange; `stale` when nothing at all came back, so the request

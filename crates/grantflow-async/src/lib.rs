@@ -94,10 +94,15 @@
 //!   small per-host pool (at most [`HttpClient::DEFAULT_MAX_IDLE_PER_HOST`]
 //!   idle connections per host, each for at most 15 s), and a request whose
 //!   future is dropped mid-way drops its connection instead;
-//! - no proxy: proxies are not supported yet, and the `HTTP_PROXY` family of
-//!   environment variables is never read (under CGI-style hosting a request
-//!   header `Proxy: …` becomes `HTTP_PROXY`, "httpoxy"). A caller behind a
-//!   proxy implements [`AsyncHttpClient`] over their own stack.
+//! - proxies only when the caller asks: a proxy is used only when one is
+//!   given to [`HttpClientBuilder::proxy`] (HTTP CONNECT tunnels, so TLS runs
+//!   end to end). The `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY`
+//!   environment variables are never read: the environment is not a trusted
+//!   channel everywhere (under CGI-style hosting a request header `Proxy: …`
+//!   becomes the variable `HTTP_PROXY`, "httpoxy", which would let any
+//!   visitor route the client's token requests, client secret included,
+//!   through a machine of their choosing). To honour the environment on
+//!   purpose, read it and pass a [`Proxy`] to the builder.
 //!
 //! [`Event`]'s `Debug` output is safe to log: credential headers are redacted
 //! and bodies (secrets, codes, tokens) are shown only by their length.
@@ -122,7 +127,7 @@ use grantflow::{Flow, HttpRequest, HttpResponse, Step, UnixTime};
 mod client;
 mod connection;
 
-pub use crate::client::{HttpClient, HttpClientBuilder, TransportError, TransportErrorKind};
+pub use crate::client::{HttpClient, HttpClientBuilder, Proxy, TransportError, TransportErrorKind};
 
 /// Re-exported: rustls, whose `ClientConfig` [`HttpClientBuilder::tls_config`] takes.
 pub use futures_rustls::rustls;

@@ -411,3 +411,128 @@ fn https_refuses_a_server_that_does_not_speak_tls() {
     assert_eq!(error.kind(), TransportErrorKind::Tls, "{error}");
     assert!(!error.is_retryable());
 }
+
+/// A CONNECT proxy on 127.0.0.1: records each CONNECT head, answers with
+/// `status`, and on 200 pipes bytes both ways to the target.
+struct ConnectProxy {
+    port: u16,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    fn start(status: &'static str) -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let recorded = heads.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let recorded = recorded.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().unwrap());
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let target = head.split(' ').nth(1).unwrap().to_owned();
+                    recorded.lock().unwrap().push(head);
+                    let mut client = client;
+                    if status != "200" {
+                        let _ = client.write_all(
+                            format!("HTTP/1.1 {status} No\r\ncontent-length: 0\r\n\r\n").as_bytes(),
+                        );
+                        return;
+                    }
+                    let server = TcpStream::connect(target).unwrap();
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap();
+                    let (mut to_server, mut from_server) = (server.try_clone().unwrap(), server);
+                    let mut to_client = client.try_clone().unwrap();
+                    std::thread::spawn(move || std::io::copy(&mut from_server, &mut to_client));
+                    let _ = std::io::copy(&mut reader, &mut to_server);
+                });
+            }
+        });
+        ConnectProxy { port, heads }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+#[test]
+fn a_proxy_is_used_only_when_asked_for_through_a_connect_tunnel() {
+    let server = Server::start(|n, _| Reply::Send(json(200, &format!(r#"{{"n":{n}}}"#))));
+    let proxy = ConnectProxy::start("200");
+    let http = HttpClient::builder()
+        .proxy(
+            grantflow_async::Proxy::new(&proxy.url())
+                .unwrap()
+                .with_basic_auth("user", "pass"),
+        )
+        .build();
+    assert!(!format!("{http:?}").contains("dXNlcjpwYXNz"), "{http:?}");
+    for n in 0..2 {
+        let response = block_on(http.send(get(&server.url("/n")))).unwrap();
+        assert_eq!(response.body(), format!(r#"{{"n":{n}}}"#).as_bytes());
+    }
+    // One tunnel, kept alive for both requests.
+    let heads = proxy.heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let target = format!("127.0.0.1:{}", server.port);
+    assert!(
+        heads[0].starts_with(&format!("CONNECT {target} HTTP/1.1\r\n")),
+        "{heads:?}"
+    );
+    assert!(
+        heads[0].contains(&format!("Host: {target}\r\n")),
+        "{heads:?}"
+    );
+    assert!(
+        heads[0].contains("Proxy-Authorization: Basic dXNlcjpwYXNz\r\n"),
+        "{heads:?}"
+    );
+    assert_eq!(server.seen().len(), 2);
+    assert!(
+        !server.seen()[0]
+            .head
+            .to_ascii_lowercase()
+            .contains("proxy-authorization"),
+        "the proxy's credential stays with the proxy"
+    );
+
+    // Without the builder call, the same client setup goes direct.
+    let direct = HttpClient::new();
+    block_on(direct.send(get(&server.url("/n")))).unwrap();
+    assert_eq!(proxy.heads.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_proxy_that_refuses_the_tunnel_is_a_connect_error() {
+    let proxy = ConnectProxy::start("407");
+    let http = HttpClient::builder()
+        .proxy(grantflow_async::Proxy::new(&proxy.url()).unwrap())
+        .build();
+    let error = block_on(http.send(get("http://127.0.0.1:9/token"))).unwrap_err();
+    assert_eq!(error.kind(), TransportErrorKind::Connect);
+    assert!(error.to_string().contains("407"), "{error}");
+
+    for bad in [
+        "socks5://127.0.0.1:1080",
+        "http://user:pw@proxy:3128",
+        "not a url",
+    ] {
+        let error = grantflow_async::Proxy::new(bad).unwrap_err();
+        assert_eq!(error.kind(), TransportErrorKind::InvalidRequest, "{bad}");
+    }
+}
