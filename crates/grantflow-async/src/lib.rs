@@ -92,8 +92,10 @@
 //!   ([`webpki_roots`]), or the roots you give [`HttpClientBuilder::tls_config`];
 //! - keep-alive: a connection whose response was read in full goes back to a
 //!   small per-host pool (at most [`HttpClient::DEFAULT_MAX_IDLE_PER_HOST`]
-//!   idle connections per host, each for at most 15 s), and a request whose
-//!   future is dropped mid-way drops its connection instead;
+//!   idle connections per host, each for at most 15 s); a request whose
+//!   future is dropped mid-way drops its connection instead, and a pooled
+//!   connection the server closed while it was idle is replaced by a new one
+//!   (the request goes again, once, only if not a byte of answer came);
 //! - proxies only when the caller asks: a proxy is used only when one is
 //!   given to [`HttpClientBuilder::proxy`] (HTTP CONNECT tunnels, so TLS runs
 //!   end to end). The `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY`
