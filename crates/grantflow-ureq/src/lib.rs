@@ -38,6 +38,13 @@
 //!   their choosing. To honour the environment on purpose, pass
 //!   [`ureq::Proxy::try_from_env`]'s result to the builder.
 //!
+//! For an application that calls APIs with the tokens it holds, a
+//! [`TokenSource`] shares one [`grantflow::Session`] between threads and
+//! refreshes it once however many threads find the token due at the same
+//! moment, and [`BearerAuth`] is a ureq middleware that sends its access token
+//! to one resource server only, refreshing and retrying once when that server
+//! answers 401 `invalid_token`.
+//!
 //! [`Event`]'s `Debug` output is safe to log: credential headers are redacted
 //! and bodies (secrets, codes, tokens) are shown only by their length.
 

@@ -46,9 +46,10 @@ use crate::TokenSource;
 ///   sees its headers).
 ///
 /// When no token can be had ([`TokenSource::token`] fails: the session ended,
-/// or a renewal failed), the request is not sent and the agent returns
-/// [`ureq::Error::Other`] holding the [`TokenError`](crate::TokenError)
-/// (downcast it to tell an ended session).
+/// or a renewal failed), the request is not sent (or, after a 401, not sent
+/// again) and the agent returns [`ureq::Error::Other`] holding the
+/// [`TokenError`](crate::TokenError): downcast it to tell an ended session,
+/// whose stored tokens must be cleared.
 ///
 /// ```no_run
 /// use grantflow::EndpointUrl;
@@ -134,7 +135,8 @@ impl Middleware for BearerAuth {
         let mut first = [0u8; 1];
         let read = read_some(&mut reader, &mut first).map_err(ureq::Error::Io)?;
         if read > 0 {
-            // A body after all: sent once, never replayed.
+            // A body after all: sent once, never replayed (chunked, since its
+            // length is no longer known here).
             let mut whole = first.get(..read).unwrap_or_default().chain(reader);
             let body = SendBody::from_reader(&mut whole);
             return next.handle(Request::from_parts(parts, body));

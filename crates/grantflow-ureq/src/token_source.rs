@@ -381,6 +381,28 @@ impl TokenSource {
     /// [`RETRY_DELAY`] seconds later; once it is not good, the error is
     /// answered ([`TokenError::Failed`]). [`TokenError::SessionEnded`] means
     /// the stored session must be cleared.
+    ///
+    /// ```
+    /// use grantflow::{AccessToken, Client, ClientAuth, ClientId, Session, TokenSet, TokenType};
+    /// use grantflow_ureq::{HttpClient, TokenSource, now};
+    ///
+    /// # fn main() -> Result<(), grantflow_ureq::TokenError> {
+    /// let client = Client::new(ClientId::new("my-app"), ClientAuth::None);
+    /// let tokens = TokenSet::new(AccessToken::new("2YotnFZFEjr1zCsicMWpAA"), TokenType::Bearer, now())
+    ///     .with_expires_in(3600);
+    /// let source = TokenSource::new(Session::from_tokens(tokens), client, HttpClient::new());
+    ///
+    /// // Good for an hour: answered without a request.
+    /// assert_eq!(source.token()?.access_token.secret(), "2YotnFZFEjr1zCsicMWpAA");
+    ///
+    /// // Rejected by a resource server, and no refresh token to renew it with:
+    /// // the session is over, and says so from now on.
+    /// source.invalidate();
+    /// assert!(source.token().unwrap_err().is_session_ended());
+    /// assert!(source.session().is_ended());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn token(&self) -> Result<TokenSet, TokenError> {
         let inner = &*self.inner;
         let mut state = inner.lock();
