@@ -38,6 +38,13 @@
 //!   their choosing. To honour the environment on purpose, pass
 //!   [`ureq::Proxy::try_from_env`]'s result to the builder.
 //!
+//! For an application that calls APIs with the tokens it holds, a
+//! [`TokenSource`] shares one [`grantflow::Session`] between threads and
+//! refreshes it once however many threads find the token due at the same
+//! moment, and [`BearerAuth`] is a ureq middleware that sends its access token
+//! to one resource server only, refreshing and retrying once when that server
+//! answers 401 `invalid_token`.
+//!
 //! [`Event`]'s `Debug` output is safe to log: credential headers are redacted
 //! and bodies (secrets, codes, tokens) are shown only by their length.
 
@@ -45,6 +52,12 @@ use core::fmt;
 use std::time::{Duration, SystemTime};
 
 use grantflow::{Flow, HttpRequest, HttpResponse, Step, UnixTime};
+
+mod middleware;
+mod token_source;
+
+pub use middleware::BearerAuth;
+pub use token_source::{TokenError, TokenSource, TokenSourceBuilder};
 
 /// The operating system's cryptographically secure random number generator,
 /// for flows that need randomness.
@@ -130,6 +143,17 @@ impl Error {
     /// ```
     pub fn oauth_code(&self) -> Option<&grantflow::ErrorCode> {
         self.oauth_error().map(|response| &response.error)
+    }
+
+    /// Whether trying again later may succeed: a transport error, or a
+    /// core error of kind [`Retryable`](grantflow::ErrorKind::Retryable)
+    /// (a 5xx, `temporarily_unavailable`, `server_error`).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Flow(e) => e.kind() == grantflow::ErrorKind::Retryable,
+            Error::Transport(_) => true,
+            Error::BodyTooLarge { .. } => false,
+        }
     }
 }
 
@@ -328,9 +352,21 @@ impl fmt::Debug for Event<'_> {
 /// before each wait: for logging, tracing or metrics.
 pub fn drive_observed<F: Flow>(
     client: &HttpClient,
+    flow: F,
+    observe: impl FnMut(Event<'_>),
+) -> Result<F::Output, Error> {
+    drive_with_clock(client, flow, &now, observe)
+}
+
+/// [`drive_observed`] with the time read from `clock` (a fake clock in
+/// tests, via [`TokenSourceBuilder::clock`]).
+fn drive_with_clock<F: Flow>(
+    client: &HttpClient,
     mut flow: F,
+    clock: &dyn Fn() -> UnixTime,
     mut observe: impl FnMut(Event<'_>),
 ) -> Result<F::Output, Error> {
+    let now = clock;
     let mut step = flow.start(now())?;
     loop {
         step = match step {
