@@ -93,6 +93,7 @@ pub use crate::error::{
 pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
     AuthorizationRequest, ClientCredentials, CodeExchange, DEFAULT_MAX_PENDING_AGE,
+    DeviceAuthorization, DeviceAuthorizationRequest, DevicePoll, DeviceTokens,
     PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, SignIn, SignInExchange,
     SignInRequest,
 };
