@@ -94,8 +94,8 @@ pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
     AuthorizationRequest, ClientCredentials, CodeExchange, DEFAULT_MAX_PENDING_AGE,
     DeviceAuthorization, DeviceAuthorizationRequest, DevicePoll, DeviceTokens,
-    PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, SignIn, SignInExchange,
-    SignInRequest,
+    PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, PushedAuthorization, SignIn,
+    SignInExchange, SignInRequest,
 };
 pub use crate::jose::{
     CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,

@@ -8,7 +8,8 @@ mod device;
 
 pub use authorization_code::{
     AuthorizationRequest, CodeExchange, DEFAULT_MAX_PENDING_AGE, PendingAuthorization,
-    PendingSignIn, PkceMethod, PkceVerifier, SignIn, SignInExchange, SignInRequest,
+    PendingSignIn, PkceMethod, PkceVerifier, PushedAuthorization, SignIn, SignInExchange,
+    SignInRequest,
 };
 pub use client_credentials::ClientCredentials;
 pub use device::{DeviceAuthorization, DeviceAuthorizationRequest, DevicePoll, DeviceTokens};

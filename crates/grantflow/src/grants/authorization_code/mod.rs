@@ -146,6 +146,7 @@
 
 mod callback;
 mod exchange;
+mod par;
 mod pkce;
 mod request;
 
@@ -153,6 +154,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use callback::{PendingAuthorization, PendingSignIn};
 pub use exchange::{CodeExchange, SignIn, SignInExchange};
+pub use par::PushedAuthorization;
 pub use pkce::{PkceMethod, PkceVerifier};
 pub use request::{AuthorizationRequest, DEFAULT_MAX_PENDING_AGE, SignInRequest};
 
