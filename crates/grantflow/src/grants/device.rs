@@ -850,10 +850,13 @@ mod tests {
     }
 
     fn client(auth: ClientAuth) -> Client {
-        let mut endpoints = Endpoints::default();
-        endpoints.device_authorization =
-            Some(EndpointUrl::parse("https://as.example.com/device").unwrap());
-        endpoints.token = Some(EndpointUrl::parse("https://as.example.com/token").unwrap());
+        let endpoints = Endpoints {
+            device_authorization: Some(
+                EndpointUrl::parse("https://as.example.com/device").unwrap(),
+            ),
+            token: Some(EndpointUrl::parse("https://as.example.com/token").unwrap()),
+            ..Endpoints::default()
+        };
         Client::new(ClientId::new("tv"), auth).with_endpoints(endpoints)
     }
 

@@ -255,12 +255,16 @@ mod tests {
     const REQUEST_URI: &str = "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c";
 
     fn client(auth: ClientAuth) -> Client {
-        let mut endpoints = Endpoints::default();
-        endpoints.authorization =
-            Some(EndpointUrl::parse("https://as.example.com/authorize?tenant=a").unwrap());
-        endpoints.token = Some(EndpointUrl::parse("https://as.example.com/token").unwrap());
-        endpoints.pushed_authorization_request =
-            Some(EndpointUrl::parse("https://as.example.com/par").unwrap());
+        let endpoints = Endpoints {
+            authorization: Some(
+                EndpointUrl::parse("https://as.example.com/authorize?tenant=a").unwrap(),
+            ),
+            token: Some(EndpointUrl::parse("https://as.example.com/token").unwrap()),
+            pushed_authorization_request: Some(
+                EndpointUrl::parse("https://as.example.com/par").unwrap(),
+            ),
+            ..Endpoints::default()
+        };
         Client::new(ClientId::new("s6BhdRkqt3"), auth)
             .with_endpoints(endpoints)
             .with_issuer(Issuer::new("https://as.example.com").unwrap())
