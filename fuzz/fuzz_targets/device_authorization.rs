@@ -21,8 +21,7 @@
 #![no_main]
 
 use grantflow::{
-    Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Endpoints, Error, Flow, Step,
-    UnixTime,
+    Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Endpoints, Error, Flow, Step, UnixTime,
 };
 use grantflow_fuzz::{
     CONTENT_TYPES, Reader, STATUSES, build_response, check_error, check_printable, response_header,
@@ -129,7 +128,9 @@ fuzz_target!(|data: &[u8]| {
              interval: openid: false Some( None }} {:?}{:?}{:?}{:?}{:?}{:?}{client:?}",
             authorization.user_code(),
             authorization.verification_uri().as_str(),
-            authorization.verification_uri_complete().map(url::Url::as_str),
+            authorization
+                .verification_uri_complete()
+                .map(url::Url::as_str),
             authorization.received_at(),
             authorization.expires_at(),
             authorization.interval(),

@@ -55,7 +55,9 @@ fuzz_target!(|data: &[u8]| {
     let client = Client::new(ClientId::new("s6BhdRkqt3"), auth)
         .with_endpoints(endpoints)
         .with_issuer(Issuer::new("https://as.example.com").expect("valid"));
-    let extra = extra.split_once('=').map(|(n, v)| (n.to_owned(), v.to_owned()));
+    let extra = extra
+        .split_once('=')
+        .map(|(n, v)| (n.to_owned(), v.to_owned()));
 
     // The URL `begin` builds, and the pushed flow, from the same draws.
     macro_rules! both {
@@ -72,7 +74,10 @@ fuzz_target!(|data: &[u8]| {
                 (Ok((url, _)), Ok(flow)) => (url, flow.pushes(), flow),
                 (Err(a), Err(b)) => {
                     assert_eq!(a, b, "begin and push refused differently");
-                    assert!(matches!(a, Error::ReservedParameter { .. } | Error::InvalidUrl { .. }));
+                    assert!(matches!(
+                        a,
+                        Error::ReservedParameter { .. } | Error::InvalidUrl { .. }
+                    ));
                     return;
                 }
                 (a, b) => panic!("begin and push disagree: {:?} / {:?}", a.err(), b.err()),
@@ -130,7 +135,10 @@ fuzz_target!(|data: &[u8]| {
                 flow.handle_response(response, now),
                 Err(Error::UnexpectedCall { .. })
             ));
-            assert!(matches!(flow.handle_timeout(now), Err(Error::UnexpectedCall { .. })));
+            assert!(matches!(
+                flow.handle_timeout(now),
+                Err(Error::UnexpectedCall { .. })
+            ));
         }};
     }
     if sign_in {
