@@ -23,6 +23,11 @@
 // | es256-app  | es256-app-secret-0123456789abcdefghij | client_secret_basic | authorization_code |
 // | spa        | (public)                              | none                | authorization_code |
 // | device-app | (public)                              | none                | device_code        |
+// | device-basic | device-basic-secret-0123456789abcdef | client_secret_basic | device_code      |
+// | par-app    | par-app-secret-0123456789abcdefghijk  | client_secret_basic | authorization_code |
+//
+// par-app is registered with `require_pushed_authorization_requests`: the provider refuses its
+// authorization requests unless they were pushed (RFC 9126 §6).
 //
 // The client credentials clients may ask for scopes api:read and api:write; the others also
 // have refresh_token.
@@ -141,6 +146,23 @@ const CLIENTS = [
     response_types: [],
     redirect_uris: [],
   },
+  {
+    client_id: 'device-basic',
+    client_secret: 'device-basic-secret-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+  },
+  {
+    client_id: 'par-app',
+    client_secret: 'par-app-secret-0123456789abcdefghijk',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT_URI],
+    require_pushed_authorization_requests: true,
+  },
 ];
 
 /**
@@ -209,6 +231,9 @@ function configuration() {
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      // RFC 9126. On by default in oidc-provider 8.8.1; explicit because the PAR interop tests
+      // depend on it.
+      pushedAuthorizationRequests: { enabled: true },
       deviceFlow: {
         enabled: true,
         userCodeInputSource(ctx, form, _out, err) {

@@ -140,6 +140,12 @@ pub enum Error {
         /// authorization response).
         expired_at: UnixTime,
     },
+    /// The provider requires pushed authorization requests (RFC 9126 §5,
+    /// `require_pushed_authorization_requests`), so a URL the browser
+    /// carries would be refused: push the request instead
+    /// ([`SignInRequest::push`](crate::SignInRequest::push),
+    /// [`SignInRequest::begin_or_push`](crate::SignInRequest::begin_or_push)).
+    PushedAuthorizationRequired,
 }
 
 impl fmt::Display for Error {
@@ -201,6 +207,9 @@ impl fmt::Display for Error {
             Error::DeviceCodeExpired { expired_at } => write!(
                 f,
                 "the device code expired at {expired_at} before the user approved the request"
+            ),
+            Error::PushedAuthorizationRequired => f.write_str(
+                "the provider requires pushed authorization requests (rfc 9126): push the request",
             ),
         }
     }
@@ -294,7 +303,8 @@ impl Error {
             | Error::InvalidPkceVerifier
             | Error::IssuerNotConfigured
             | Error::EndpointParameterConflict { .. }
-            | Error::OpenIdNeedsSignIn => ErrorKind::Misuse,
+            | Error::OpenIdNeedsSignIn
+            | Error::PushedAuthorizationRequired => ErrorKind::Misuse,
         }
     }
 

@@ -22,6 +22,8 @@
 //! | client credentials grant | [`Client::client_credentials`], [`ClientCredentials`] | RFC 6749 §4.4, RFC 8707 |
 //! | OpenID Connect sign-in (code flow, PKCE, `nonce`, ID token) | [`Client::sign_in`], [`PendingSignIn`], [`SignInExchange`], [`SignIn`] | OIDC Core §3.1, RFC 7636, RFC 9207 |
 //! | authorization code grant with PKCE (plain OAuth 2.0) | [`Client::authorize`], [`PendingAuthorization`], [`CodeExchange`], [`RedirectUri`] | RFC 6749 §4.1, RFC 7636, RFC 9207 |
+//! | pushed authorization requests (for either of the two above) | [`SignInRequest::push`], [`SignInRequest::begin_or_push`], [`PushedAuthorization`] | RFC 9126 |
+//! | device authorization grant (TVs, command-line tools) | [`Client::device_authorization`], [`DeviceAuthorizationRequest`], [`DeviceAuthorization`], [`DevicePoll`], [`DeviceTokens`] | RFC 8628 |
 //! | discovery | [`Discovery`], [`ProviderMetadata`], [`Client::from_provider`] | OIDC Discovery 1.0, RFC 8414 |
 //! | ID token validation, key rotation | [`IdTokenValidator`], [`IdTokenPolicy`], [`IdToken`] | OIDC Core §3.1.3.7, §10.1.1 |
 //! | token revocation (logout) | [`Client::revoke_refresh_token`], [`Client::revoke_access_token`], [`Client::revoke`], [`Revocation`], [`TokenTypeHint`] | RFC 7009 |
@@ -98,8 +100,9 @@ pub use crate::error::{
 pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
     AuthorizationRequest, ClientCredentials, CodeExchange, DEFAULT_MAX_PENDING_AGE,
-    PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, Refresh, Refreshed, Rotation,
-    SignIn, SignInExchange, SignInRequest,
+    DeviceAuthorization, DeviceAuthorizationRequest, DevicePoll, DeviceTokens,
+    PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, PushedAuthorization, Refresh,
+    Refreshed, Rotation, SignIn, SignInExchange, SignInRequest,
 };
 pub use crate::jose::{
     CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,

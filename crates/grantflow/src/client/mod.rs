@@ -52,6 +52,8 @@ struct ClientInner {
     endpoints: Endpoints,
     issuer: Option<Issuer>,
     callback_iss_required: bool,
+    /// Authorization requests must be pushed (RFC 9126 §5).
+    pushed_authorization_required: bool,
     id_token_algorithms: Vec<Algorithm>,
     userinfo_algorithms: Vec<Algorithm>,
     policy: IdTokenPolicy,
@@ -122,6 +124,7 @@ impl Client {
                 endpoints: Endpoints::default(),
                 issuer: None,
                 callback_iss_required: false,
+                pushed_authorization_required: false,
                 id_token_algorithms: Vec::new(),
                 userinfo_algorithms: Vec::new(),
                 policy: IdTokenPolicy::default(),
@@ -202,6 +205,23 @@ impl Client {
     pub fn with_required_callback_iss(mut self, required: bool) -> Self {
         Arc::make_mut(&mut self.inner).callback_iss_required = required;
         self
+    }
+
+    /// Requires pushed authorization requests (RFC 9126 §5): `begin` then
+    /// refuses to build a URL the browser carries
+    /// ([`Error::PushedAuthorizationRequired`]) and `begin_or_push` pushes.
+    /// The provider's metadata sets this when it says
+    /// `require_pushed_authorization_requests`; set it by hand for a client
+    /// registered with that requirement.
+    #[must_use]
+    pub fn with_required_pushed_authorization(mut self, required: bool) -> Self {
+        Arc::make_mut(&mut self.inner).pushed_authorization_required = required;
+        self
+    }
+
+    /// Whether authorization requests must be pushed (RFC 9126 §5).
+    pub fn requires_pushed_authorization(&self) -> bool {
+        self.inner.pushed_authorization_required
     }
 
     /// Uses this key set to verify ID tokens, and no `jwks_uri` (so no

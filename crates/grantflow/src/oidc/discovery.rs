@@ -666,7 +666,8 @@ impl DiscoveredProvider {
 
 impl Client {
     /// A client of a discovered provider: its issuer, endpoints, signing keys,
-    /// ID token algorithms and whether it sends RFC 9207 `iss` all come from
+    /// ID token algorithms, whether it sends RFC 9207 `iss` and whether it
+    /// requires pushed authorization requests (RFC 9126 §5) all come from
     /// the metadata.
     pub fn from_provider(
         provider: &DiscoveredProvider,
@@ -678,6 +679,7 @@ impl Client {
             .with_endpoints(metadata.endpoints())
             .with_issuer(metadata.issuer.clone())
             .with_required_callback_iss(metadata.authorization_response_iss_parameter_supported)
+            .with_required_pushed_authorization(metadata.require_pushed_authorization_requests)
             .with_signing_algorithms(
                 metadata.id_token_signing_algorithms(),
                 metadata.userinfo_signing_algorithms(),

@@ -49,6 +49,18 @@
 //! `code_verifier`. The pending values hold no endpoints or keys, so the
 //! callback takes the client back (and checks it is the same registration).
 //!
+//! **Pushed authorization requests (RFC 9126).** `push(rng, now)` on
+//! either request, in place of `begin`, gives a [`PushedAuthorization`]
+//! flow: it posts every parameter `begin` would put in the URL to the
+//! provider's `pushed_authorization_request_endpoint`, with client
+//! authentication and `client_id` in the body, and ends in a URL carrying
+//! only `client_id` and the `request_uri` the provider returned, with the
+//! same pending value, so the callback and the code exchange do not change.
+//! A provider whose metadata says `require_pushed_authorization_requests`
+//! makes `begin` fail with [`Error::PushedAuthorizationRequired`];
+//! `begin_or_push` serves every provider with one code path (it pushes only
+//! when required, and otherwise ends at `start` with `begin`'s URL).
+//!
 //! A whole sign-in with canned provider responses (a real program sends the
 //! requests with an adapter such as `grantflow-ureq`):
 //!
@@ -146,6 +158,7 @@
 
 mod callback;
 mod exchange;
+mod par;
 mod pkce;
 mod request;
 
@@ -153,6 +166,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use callback::{PendingAuthorization, PendingSignIn};
 pub use exchange::{CodeExchange, SignIn, SignInExchange};
+pub use par::PushedAuthorization;
 pub use pkce::{PkceMethod, PkceVerifier};
 pub use request::{AuthorizationRequest, DEFAULT_MAX_PENDING_AGE, SignInRequest};
 

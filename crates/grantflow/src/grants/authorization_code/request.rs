@@ -3,9 +3,11 @@
 //! private core that checks the request and builds the URL.
 
 use rand_core::CryptoRng;
+use zeroize::Zeroize as _;
 
 use super::Secret;
 use super::callback::PendingCore;
+use super::par::PushedAuthorization;
 use super::pkce::{PkceMethod, PkceVerifier, random_token};
 use crate::client::Client;
 use crate::endpoint::RedirectUri;
@@ -97,17 +99,19 @@ impl RequestCore {
         })
     }
 
-    /// Checks the request and builds the authorization URL, drawing `state`
-    /// and the PKCE verifier from `rng`. With `openid` (a sign-in), scope
-    /// `openid` is sent first (once) with the `nonce`, `max_age` and
-    /// `acr_values`; without it, asking for `openid` is
-    /// [`Error::OpenIdNeedsSignIn`].
-    fn begin(
+    /// Checks the request and draws `state` and the PKCE verifier from
+    /// `rng`: the parameters of the authorization request, and what the
+    /// callback needs. With `openid` (a sign-in), scope `openid` is sent
+    /// first (once) with the `nonce`, `max_age` and `acr_values`; without
+    /// it, asking for `openid` is [`Error::OpenIdNeedsSignIn`]. The one
+    /// place an authorization request is made, whether the browser carries
+    /// it ([`Prepared::url`]) or it is pushed (RFC 9126).
+    fn prepare(
         self,
         rng: &mut impl CryptoRng,
         now: UnixTime,
         openid: Option<OpenId<'_>>,
-    ) -> Result<(url::Url, PendingCore), Error> {
+    ) -> Result<(Prepared, PendingCore), Error> {
         // The caller's parameters first, then its resource indicators
         // (`resource` itself is reserved, so only the fragment rule applies).
         let params = self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -140,6 +144,7 @@ impl RequestCore {
                 name,
             });
         }
+        let authorization_endpoint = endpoint.as_url().clone();
 
         let state = random_token(rng);
         let verifier = PkceVerifier::generate(rng);
@@ -157,49 +162,49 @@ impl RequestCore {
             scope.push_str(token);
         }
 
-        let mut url = endpoint.as_url().clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", "code")
-                .append_pair("client_id", self.client.client_id().as_str())
-                .append_pair("redirect_uri", self.redirect_uri.as_str());
-            if !scope.is_empty() {
-                query.append_pair("scope", &scope);
-            }
-            query
-                .append_pair("state", &state)
-                .append_pair("code_challenge", &verifier.challenge(self.pkce))
-                .append_pair("code_challenge_method", self.pkce.as_str());
-            if let Some(openid) = &openid {
-                query.append_pair("nonce", &openid.nonce.0);
-                if let Some(max_age) = openid.params.max_age {
-                    query.append_pair("max_age", &max_age.to_string());
-                }
-            }
-            let optional = [
-                ("prompt", self.prompt.as_deref()),
-                ("login_hint", self.login_hint.as_deref()),
-                ("ui_locales", self.ui_locales.as_deref()),
-                (
-                    "acr_values",
-                    openid
-                        .as_ref()
-                        .and_then(|openid| openid.params.acr_values.as_deref()),
-                ),
-            ];
-            for (name, value) in optional {
-                if let Some(value) = value {
-                    query.append_pair(name, value);
-                }
-            }
-            for resource in &self.resources {
-                query.append_pair("resource", resource);
-            }
-            for (name, value) in &self.params {
-                query.append_pair(name, value);
+        // Everything but `response_type` and `client_id`, which the URL and
+        // the pushed request place each in their own way.
+        let mut params: Vec<(&'static str, String)> = Vec::with_capacity(12);
+        params.push(("redirect_uri", self.redirect_uri.as_str().to_owned()));
+        if !scope.is_empty() {
+            params.push(("scope", scope));
+        }
+        params.push(("state", state.clone()));
+        params.push(("code_challenge", verifier.challenge(self.pkce)));
+        params.push(("code_challenge_method", self.pkce.as_str().to_owned()));
+        if let Some(openid) = &openid {
+            params.push(("nonce", openid.nonce.0.clone()));
+            if let Some(max_age) = openid.params.max_age {
+                params.push(("max_age", max_age.to_string()));
             }
         }
+        let optional = [
+            ("prompt", self.prompt),
+            ("login_hint", self.login_hint),
+            ("ui_locales", self.ui_locales),
+            (
+                "acr_values",
+                openid
+                    .as_ref()
+                    .and_then(|openid| openid.params.acr_values.clone()),
+            ),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                params.push((name, value));
+            }
+        }
+        let mut params: Vec<(String, String)> = params
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        params.extend(
+            self.resources
+                .into_iter()
+                .map(|resource| ("resource".to_owned(), resource)),
+        );
+        params.extend(self.params);
+
         let pending = PendingCore {
             issuer,
             client_id: self.client.client_id().as_str().to_owned(),
@@ -210,7 +215,47 @@ impl RequestCore {
             began_at: now,
             max_pending_age: self.max_pending_age,
         };
-        Ok((url, pending))
+        let prepared = Prepared {
+            client: self.client,
+            authorization_endpoint,
+            params: SecretParams(params),
+        };
+        Ok((prepared, pending))
+    }
+}
+
+/// The parameters of an authorization request (`state`, `nonce` among
+/// them), zeroized on drop and never printed.
+pub(super) struct SecretParams(pub(super) Vec<(String, String)>);
+
+impl Drop for SecretParams {
+    fn drop(&mut self) {
+        for (_, value) in &mut self.0 {
+            value.zeroize();
+        }
+    }
+}
+
+/// A checked authorization request, not yet sent: what the browser carries
+/// in the URL, or what is pushed to the PAR endpoint (RFC 9126).
+pub(super) struct Prepared {
+    pub(super) client: Client,
+    /// The authorization endpoint (checked to carry no reserved parameter).
+    pub(super) authorization_endpoint: url::Url,
+    /// Every parameter but `response_type` and `client_id`.
+    pub(super) params: SecretParams,
+}
+
+impl Prepared {
+    /// The authorization URL the browser carries (RFC 6749 §4.1.1):
+    /// `response_type`, `client_id`, then every other parameter.
+    pub(super) fn url(&self) -> url::Url {
+        let mut url = self.authorization_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", self.client.client_id().as_str())
+            .extend_pairs(self.params.0.iter());
+        url
     }
 }
 
@@ -343,21 +388,66 @@ impl SignInRequest {
     /// a [`param`](Self::param) the flow sets itself,
     /// [`Error::IssuerNotConfigured`] for a client without an issuer (no ID
     /// token could be validated), [`Error::MissingEndpoint`] without an
-    /// authorization endpoint, and [`Error::EndpointParameterConflict`] when
-    /// the endpoint URL already carries a parameter the flow sets.
+    /// authorization endpoint, [`Error::EndpointParameterConflict`] when
+    /// the endpoint URL already carries a parameter the flow sets, and
+    /// [`Error::PushedAuthorizationRequired`] when the client requires
+    /// pushed authorization requests (use [`push`](Self::push) or
+    /// [`begin_or_push`](Self::begin_or_push)).
     pub fn begin(
         self,
         rng: &mut impl CryptoRng,
         now: UnixTime,
     ) -> Result<(url::Url, super::PendingSignIn), Error> {
+        if self.core.client.requires_pushed_authorization() {
+            return Err(Error::PushedAuthorizationRequired);
+        }
+        let (prepared, pending) = self.prepare(rng, now)?;
+        Ok((prepared.url(), pending))
+    }
+
+    /// Like [`begin`](Self::begin), but the request is pushed to the
+    /// provider (RFC 9126): the [`PushedAuthorization`] flow sends it, with
+    /// client authentication, and ends in the URL (`client_id` and
+    /// `request_uri` only) and the same [`PendingSignIn`](super::PendingSignIn).
+    /// The flow fails with [`Error::MissingEndpoint`] without a
+    /// `pushed_authorization_request_endpoint`.
+    pub fn push(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+    ) -> Result<PushedAuthorization<super::PendingSignIn>, Error> {
+        let (prepared, pending) = self.prepare(rng, now)?;
+        Ok(PushedAuthorization::new(prepared, pending, true))
+    }
+
+    /// [`push`](Self::push) when the client requires pushed authorization
+    /// requests (its provider's metadata says
+    /// `require_pushed_authorization_requests`), otherwise a flow that
+    /// ends at `start`, without a request, with what [`begin`](Self::begin)
+    /// gives: one code path for every provider.
+    pub fn begin_or_push(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+    ) -> Result<PushedAuthorization<super::PendingSignIn>, Error> {
+        let push = self.core.client.requires_pushed_authorization();
+        let (prepared, pending) = self.prepare(rng, now)?;
+        Ok(PushedAuthorization::new(prepared, pending, push))
+    }
+
+    fn prepare(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+    ) -> Result<(Prepared, super::PendingSignIn), Error> {
         let nonce = Secret(random_token(rng));
         let openid = OpenId {
             nonce: &nonce,
             params: &self.openid,
         };
-        let (url, pending) = self.core.begin(rng, now, Some(openid))?;
+        let (prepared, pending) = self.core.prepare(rng, now, Some(openid))?;
         Ok((
-            url,
+            prepared,
             super::PendingSignIn::new(
                 pending,
                 nonce,
@@ -413,16 +503,54 @@ impl AuthorizationRequest {
     /// Fails with [`Error::ReservedParameter`] for
     /// a [`param`](Self::param) the flow sets itself,
     /// [`Error::OpenIdNeedsSignIn`] when scope `openid` was asked for,
-    /// [`Error::MissingEndpoint`] without an authorization endpoint, and
+    /// [`Error::MissingEndpoint`] without an authorization endpoint,
     /// [`Error::EndpointParameterConflict`] when the endpoint URL already
-    /// carries a parameter the flow sets.
+    /// carries a parameter the flow sets, and
+    /// [`Error::PushedAuthorizationRequired`] when the client requires
+    /// pushed authorization requests (use [`push`](Self::push) or
+    /// [`begin_or_push`](Self::begin_or_push)).
     pub fn begin(
         self,
         rng: &mut impl CryptoRng,
         now: UnixTime,
     ) -> Result<(url::Url, super::PendingAuthorization), Error> {
-        let (url, pending) = self.core.begin(rng, now, None)?;
-        Ok((url, super::PendingAuthorization::new(pending)))
+        if self.core.client.requires_pushed_authorization() {
+            return Err(Error::PushedAuthorizationRequired);
+        }
+        let (prepared, pending) = self.core.prepare(rng, now, None)?;
+        Ok((prepared.url(), super::PendingAuthorization::new(pending)))
+    }
+
+    /// Like [`begin`](Self::begin), but the request is pushed to the
+    /// provider (RFC 9126): see [`SignInRequest::push`].
+    pub fn push(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+    ) -> Result<PushedAuthorization<super::PendingAuthorization>, Error> {
+        let (prepared, pending) = self.core.prepare(rng, now, None)?;
+        Ok(PushedAuthorization::new(
+            prepared,
+            super::PendingAuthorization::new(pending),
+            true,
+        ))
+    }
+
+    /// [`push`](Self::push) when the client requires pushed authorization
+    /// requests, otherwise what [`begin`](Self::begin) gives, as a flow:
+    /// see [`SignInRequest::begin_or_push`].
+    pub fn begin_or_push(
+        self,
+        rng: &mut impl CryptoRng,
+        now: UnixTime,
+    ) -> Result<PushedAuthorization<super::PendingAuthorization>, Error> {
+        let push = self.core.client.requires_pushed_authorization();
+        let (prepared, pending) = self.core.prepare(rng, now, None)?;
+        Ok(PushedAuthorization::new(
+            prepared,
+            super::PendingAuthorization::new(pending),
+            push,
+        ))
     }
 }
 
