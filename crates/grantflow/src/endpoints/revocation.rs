@@ -57,7 +57,7 @@ impl Client {
 /// [`Client::revoke`].
 ///
 /// ```text
-///   New ──start──▶ Sent ──handle_response──▶ Done(())     on http 200
+///   New ──start──▶ Sent ──handle_response──▶ Done(())     on http 2xx
 ///                    │
 ///                    └── any other answer is an error and ends the flow
 /// ```
@@ -71,6 +71,9 @@ impl Client {
 ///   labelled `text/plain` or `text/html`). A server also answers 200 for a
 ///   token it does not know or that was already revoked (§2.2), so success
 ///   means "this token no longer works", not "this token existed".
+///   Another 2xx (`204 No Content`, which some servers send for "done") is
+///   success too: the status says the request succeeded, and the body is
+///   ignored whatever the status.
 /// - **http 503** is [`ErrorKind::Retryable`](crate::ErrorKind::Retryable):
 ///   the server could not revoke the token now, so **it may still be
 ///   valid** (RFC 7009 §2.2.1). Retry later; until then keep treating the
@@ -163,7 +166,7 @@ impl Flow for Revocation {
             return Err(self.unexpected("handle_response without a request in flight"));
         }
         self.state = State::Finished;
-        if response.status() == http::StatusCode::OK {
+        if response.status().is_success() {
             return Ok(Step::Done(()));
         }
         Err(scrub(revocation_error(&response), self.token.secret()))
@@ -185,9 +188,9 @@ impl FieldSink for Ignored {
     }
 }
 
-/// The error a revocation answer other than 200 stands for: the RFC 6749
-/// §5.2 error it carries, or else a malformed response, which for a 503 or
-/// another 2xx says what that status means here.
+/// The error a revocation answer other than 2xx stands for: the RFC 6749
+/// §5.2 error it carries, or else a malformed response, which for a 503
+/// says what that status means here.
 fn revocation_error(response: &HttpResponse) -> Error {
     let status = response.status().as_u16();
     let reason = if status == 503 {
@@ -196,10 +199,6 @@ fn revocation_error(response: &HttpResponse) -> Error {
              retry later (rfc 7009 section 2.2.1)"
                 .to_owned(),
         )
-    } else if (200..300).contains(&status) {
-        Some(format!(
-            "http {status} where a revocation answers 200 (rfc 7009 section 2.2)"
-        ))
     } else {
         None
     };
@@ -366,15 +365,10 @@ mod tests {
     }
 
     #[test]
-    fn other_2xx_are_malformed() {
-        let Error::MalformedResponse(m) = error(204, None, b"") else {
-            panic!("not malformed");
-        };
-        assert_eq!(m.status, 204);
-        assert_eq!(
-            m.reason,
-            "http 204 where a revocation answers 200 (rfc 7009 section 2.2)"
-        );
+    fn other_2xx_are_success_too() {
+        for status in [201, 202, 204] {
+            assert!(matches!(answer(status, None, b""), Ok(Step::Done(()))));
+        }
     }
 
     #[test]
