@@ -174,13 +174,16 @@ fn a_confidential_clients_refresh_keeps_the_refresh_token_and_the_sub() {
         let refreshed = drive(&HttpClient::new(), refresh).unwrap();
         // oidc-provider keeps a confidential client's refresh token until 70 %
         // of its lifetime has passed, and echoes the same value back in the
-        // response (so the core, which sees a `refresh_token`, reports
-        // `Rotated`): the value is what must stay.
+        // response: not a rotation.
+        assert_eq!(refreshed.rotation, Rotation::Kept);
         assert_eq!(refresh_token(&refreshed.tokens), first);
         assert_eq!(refreshed.id_token.as_ref().unwrap().subject(), BOB);
         assert!(matches!(
             session.apply_refresh(Ok(refreshed), now()),
-            Applied::Updated { .. }
+            Applied::Updated {
+                rotation: Some(Rotation::Kept),
+                ..
+            }
         ));
         assert_eq!(refresh_token(session.tokens()), first);
     }

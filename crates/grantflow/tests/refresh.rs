@@ -186,6 +186,18 @@ fn without_a_returned_refresh_token_the_old_one_is_kept() {
 }
 
 #[test]
+fn the_same_refresh_token_echoed_back_is_not_a_rotation() {
+    let client = plain_client(ClientAuth::None);
+    let flow = client.refresh(&RefreshToken::new("old")).unwrap();
+    let refreshed = run(flow, token_body(None, Some("old"), None)).unwrap();
+    assert_eq!(refreshed.rotation, Rotation::Kept);
+    assert_eq!(
+        refreshed.tokens.refresh_token.as_ref().unwrap().secret(),
+        "old"
+    );
+}
+
+#[test]
 fn narrower_scopes_are_reported_never_filled_in() {
     let client = plain_client(ClientAuth::None);
     let ask = || {

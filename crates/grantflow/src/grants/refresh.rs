@@ -85,7 +85,8 @@ pub enum Rotation {
     /// store it at once, since the old one may now be invalid and reusing it
     /// may revoke the whole grant.
     Rotated,
-    /// The response carried none: the old refresh token stays in use.
+    /// The response carried none, or the same one again: the old refresh
+    /// token stays in use.
     Kept,
 }
 
@@ -220,11 +221,17 @@ impl Refresh {
                 return Err(error);
             }
         };
-        let rotation = if tokens.refresh_token.is_some() {
-            Rotation::Rotated
-        } else {
-            tokens.refresh_token = Some(self.refresh_token.clone());
-            Rotation::Kept
+        // A server that does not rotate may leave the refresh token out or
+        // echo the same one (oidc-provider does for confidential clients):
+        // both keep it.
+        let rotation = match &tokens.refresh_token {
+            Some(returned) if returned.secret() != self.refresh_token.secret() => {
+                Rotation::Rotated
+            }
+            _ => {
+                tokens.refresh_token = Some(self.refresh_token.clone());
+                Rotation::Kept
+            }
         };
         let missing_scopes = match &tokens.scopes {
             Some(granted) => self
