@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use grantflow::url::{Origin, Url};
 use grantflow::{EndpointUrl, TokenSet, TokenType};
 use ureq::config::ConfigBuilder;
-use ureq::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use ureq::http::header::AUTHORIZATION;
 use ureq::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::typestate::AgentScope;
@@ -190,104 +190,32 @@ fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Whether `response` says the access token is no longer valid: a 401
 /// with a `Bearer` challenge whose `error` is `invalid_token` (RFC 6750
-/// §3.1). Any other 401 (no challenge, another error such as
-/// `insufficient_scope`, another scheme) is left to the caller.
+/// §3.1), read with the core's RFC 9110 §11.6.1 challenge parser. Any other
+/// 401 (no challenge, another error such as `insufficient_scope`, another
+/// scheme) is left to the caller.
 fn rejects_token(response: &Response<Body>) -> bool {
-    response.status() == StatusCode::UNAUTHORIZED
-        && response
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .any(|value| value.to_str().is_ok_and(bearer_invalid_token))
+    response.status() == StatusCode::UNAUTHORIZED && bearer_invalid_token(response.headers())
 }
 
-/// Reads one `WWW-Authenticate` value (RFC 9110 §11.6.1: a comma-separated
-/// list of challenges, each `scheme [ token68 / #auth-param ]`) just far
-/// enough to answer: does a `Bearer` challenge carry `error=invalid_token`
-/// (as a token or a quoted string)? Commas inside quoted strings do not
-/// separate; scheme and parameter names compare case-insensitively. A
-/// malformed element is skipped.
-fn bearer_invalid_token(header: &str) -> bool {
-    let mut in_bearer = false;
-    for element in split_outside_quotes(header) {
-        let element = element.trim_matches([' ', '\t']);
-        if element.is_empty() {
-            continue;
-        }
-        let param = match auth_param(element) {
-            // `name=value`: a parameter of the current challenge.
-            Some(param) => Some(param),
-            // `scheme [first-param or token68]`: a new challenge.
-            None => {
-                let (scheme, rest) = element.split_once([' ', '\t']).unwrap_or((element, ""));
-                in_bearer = scheme.eq_ignore_ascii_case("bearer");
-                auth_param(rest.trim_start_matches([' ', '\t']))
-            }
-        };
-        if let Some((name, value)) = param {
-            if in_bearer && name.eq_ignore_ascii_case("error") && value == "invalid_token" {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// The pieces of `header` between commas that are not inside a quoted string.
-fn split_outside_quotes(header: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (at, c) in header.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                pieces.push(header.get(start..at).unwrap_or_default());
-                start = at + 1;
-            }
-            _ => {}
-        }
-    }
-    pieces.push(header.get(start..).unwrap_or_default());
-    pieces
-}
-
-/// `token BWS "=" BWS ( token / quoted-string )`, with the quoted string
-/// unescaped; `None` for anything else.
-fn auth_param(text: &str) -> Option<(&str, String)> {
-    let (name, value) = text.split_once('=')?;
-    let name = name.trim_end_matches([' ', '\t']);
-    let value = value.trim_matches([' ', '\t']);
-    if name.is_empty() || !name.bytes().all(is_tchar) {
-        return None;
-    }
-    if let Some(quoted) = value.strip_prefix('"') {
-        let mut unescaped = String::new();
-        let mut chars = quoted.chars();
-        loop {
-            match chars.next()? {
-                '"' => break,
-                '\\' => unescaped.push(chars.next()?),
-                c => unescaped.push(c),
-            }
-        }
-        chars.as_str().is_empty().then_some((name, unescaped))
-    } else if !value.is_empty() && value.bytes().all(is_tchar) {
-        Some((name, value.to_owned()))
-    } else {
-        None
-    }
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// Whether a `Bearer` challenge in `headers` carries `error=invalid_token`.
+fn bearer_invalid_token(headers: &HeaderMap) -> bool {
+    grantflow::parse_challenges(headers)
+        .iter()
+        .any(|challenge| {
+            challenge.is("Bearer") && challenge.param("error") == Some("invalid_token")
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::bearer_invalid_token;
+    use ureq::http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
+
+    fn says_invalid_token(value: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_str(value).unwrap());
+        bearer_invalid_token(&headers)
+    }
 
     #[test]
     fn finds_invalid_token_in_a_bearer_challenge_only() {
@@ -298,7 +226,7 @@ mod tests {
             r#"DPoP algs="ES256", error="use_dpop_nonce", Bearer realm="a,b", error = "invalid_token""#,
             r#"Basic realm="x", Bearer error="invalid_\token""#,
         ] {
-            assert!(bearer_invalid_token(yes), "{yes}");
+            assert!(says_invalid_token(yes), "{yes}");
         }
         for no in [
             "",
@@ -314,7 +242,7 @@ mod tests {
             r#"Bearer error=invalid_tokens"#,
             "Basic abc==, error=invalid_token",
         ] {
-            assert!(!bearer_invalid_token(no), "{no}");
+            assert!(!says_invalid_token(no), "{no}");
         }
     }
 }

@@ -119,4 +119,4 @@ pub use crate::oidc::{
 pub use crate::time::UnixTime;
 pub use crate::token::{TokenSet, TokenType, parse_token_response};
 pub use crate::types::{AccessToken, ClientId, ClientSecret, RawIdToken, RefreshToken, Scope};
-pub use crate::wire::MAX_BODY;
+pub use crate::wire::{Challenge, MAX_BODY, parse_challenges};

@@ -225,9 +225,7 @@ impl Refresh {
         // echo the same one (oidc-provider does for confidential clients):
         // both keep it.
         let rotation = match &tokens.refresh_token {
-            Some(returned) if returned.secret() != self.refresh_token.secret() => {
-                Rotation::Rotated
-            }
+            Some(returned) if returned.secret() != self.refresh_token.secret() => Rotation::Rotated,
             _ => {
                 tokens.refresh_token = Some(self.refresh_token.clone());
                 Rotation::Kept

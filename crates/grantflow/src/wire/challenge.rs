@@ -59,9 +59,9 @@ const MAX_VALUE_LEN: usize = 1024;
 
 /// One challenge from a `WWW-Authenticate` header (RFC 9110 §11.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Challenge {
+pub struct Challenge {
     /// The auth-scheme as sent (compare it with [`Challenge::is`]).
-    pub(crate) scheme: String,
+    scheme: String,
     /// The auth-params in the order sent, first occurrence of each name only.
     params: Vec<(String, String)>,
     /// The token68 form (`Basic abc==`), which excludes auth-params.
@@ -77,13 +77,18 @@ impl Challenge {
         }
     }
 
+    /// The auth-scheme as sent (`Bearer`, `DPoP`, …).
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
     /// Whether this challenge is of `scheme`, compared case-insensitively.
-    pub(crate) fn is(&self, scheme: &str) -> bool {
+    pub fn is(&self, scheme: &str) -> bool {
         self.scheme.eq_ignore_ascii_case(scheme)
     }
 
     /// The value of the auth-param `name` (case-insensitive), unescaped.
-    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+    pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -91,10 +96,7 @@ impl Challenge {
     }
 
     /// The token68 of a challenge like `Basic abc==`.
-    // Part of the parsed model (RFC 9110 §11.2); no caller in the crate reads
-    // it yet, and the OAuth schemes never use it.
-    #[allow(dead_code, reason = "no caller reads token68 yet")]
-    pub(crate) fn token68(&self) -> Option<&str> {
+    pub fn token68(&self) -> Option<&str> {
         self.token68.as_deref()
     }
 
@@ -107,11 +109,27 @@ impl Challenge {
     }
 }
 
-/// Every challenge in every `WWW-Authenticate` value of `headers`, in order.
+/// Every challenge in every `WWW-Authenticate` value of `headers`, in order:
+/// what a resource server's 401 says about the access token (RFC 6750 §3,
+/// RFC 9449 §7.1).
+///
+/// ```
+/// use grantflow::http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(
+///     WWW_AUTHENTICATE,
+///     HeaderValue::from_static(r#"Bearer realm="api, v2", error="invalid_token""#),
+/// );
+/// let challenges = grantflow::parse_challenges(&headers);
+/// assert!(challenges[0].is("bearer"));
+/// assert_eq!(challenges[0].param("error"), Some("invalid_token"));
+/// assert_eq!(challenges[0].param("realm"), Some("api, v2"));
+/// ```
 ///
 /// Values that are not UTF-8 are skipped; malformed pieces are skipped; at
 /// most [`MAX_CHALLENGES`] are returned. Never fails, never panics.
-pub(crate) fn parse_challenges(headers: &HeaderMap) -> Vec<Challenge> {
+pub fn parse_challenges(headers: &HeaderMap) -> Vec<Challenge> {
     let mut challenges = Vec::new();
     for value in headers.get_all(WWW_AUTHENTICATE) {
         if challenges.len() >= MAX_CHALLENGES {

@@ -27,6 +27,8 @@ use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_tex
 use crate::message::{FORM_CONTENT_TYPE, HttpResponse, media_type};
 
 pub(crate) mod challenge;
+
+pub use challenge::{Challenge, parse_challenges};
 mod json;
 
 pub(crate) use json::{FieldSink, JsonObjectError, fill, json_object};
