@@ -69,6 +69,8 @@ import Provider, { errors } from 'oidc-provider';
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 
 const REDIRECT_URI = 'http://127.0.0.1/callback';
+// Where RP-initiated logout may send the browser back to (OpenID RP-Initiated Logout 1.0 §3).
+const POST_LOGOUT_REDIRECT_URI = 'http://127.0.0.1/signed-out';
 
 /** The resource server that client credentials tokens are for (RFC 8707 resource indicator). */
 const API = 'urn:grantflow:api';
@@ -121,6 +123,7 @@ const CLIENTS = [
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: [REDIRECT_URI],
+    post_logout_redirect_uris: [POST_LOGOUT_REDIRECT_URI],
   },
   {
     client_id: 'es256-app',
@@ -138,6 +141,7 @@ const CLIENTS = [
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: [REDIRECT_URI],
+    post_logout_redirect_uris: [POST_LOGOUT_REDIRECT_URI],
   },
   {
     client_id: 'device-app',

@@ -70,6 +70,8 @@ const DEVICE_ABORTED_MARKER: &str = "DEVICE_FLOW_ABORTED";
 ///
 /// Nothing listens there: the harness stops at the redirect and hands back its URL.
 pub const REDIRECT_URI: &str = "http://127.0.0.1/callback";
+/// The post-logout redirect URI `web-app` and `spa` registered (OpenID RP-Initiated Logout 1.0 §3).
+pub const POST_LOGOUT_REDIRECT_URI: &str = "http://127.0.0.1/signed-out";
 
 /// An account that can log in; its claims are `sub`, `name`, `given_name`, `family_name`,
 /// `email` (`alice@example.test`) and `email_verified` (true).
