@@ -537,6 +537,36 @@ fn known_answer_vector_follows_the_documented_construction() {
     assert_eq!(plaintext, br#"{"user":"alice"}"#);
 }
 
+/// Values sealed by another implementation of the documented format
+/// (Python's `cryptography`; they are also seeds of the `sealed_cookie` fuzz
+/// target), under `[1; 32]` and `[2; 32]`, expiring at `NOW + 3600`.
+#[test]
+fn values_sealed_by_another_implementation_open() {
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Cookie {
+        user: String,
+        n: u64,
+    }
+    let sealer = Sealer::new(key(1), "session", LIFETIME).with_previous_key(key(2));
+    for sealed in [
+        "gf1.y-yWMv-Y-_0AAAAAZVP_EGRlZmdoaWprbG1ub5YKkHpkNYxhWoXOhqNVLZ09Z5BwV3yYUeV9k_y-261VOCX5Ml8t",
+        "gf1.yIKPL_-Y-_0AAAAAZVP_EGRlZmdoaWprbG1ub9TPc7grV0Azmh5kiOs3V8jVE04XHKc7bXG20i4t9AvQjZNryEY_",
+    ] {
+        let cookie: Cookie = sealer.open(sealed, NOW).unwrap();
+        assert_eq!(
+            cookie,
+            Cookie {
+                user: "alice".into(),
+                n: 7
+            }
+        );
+        assert!(matches!(
+            seal_error(sealer.open::<Cookie>(sealed, NOW.saturating_add_secs(LIFETIME))),
+            SealError::Expired { .. }
+        ));
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

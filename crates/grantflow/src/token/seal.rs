@@ -51,7 +51,7 @@
 //!
 //! - **Access tokens** are bearer credentials (RFC 6750 §5.3): whoever holds
 //!   one uses it. Never put one in a URL (it lands in logs, history and
-//!   `Referer` headers; RFC 6750 §2.3, RFC 9700 §2.5) or in storage a script
+//!   `Referer` headers; RFC 6750 §5.3, RFC 9700 §4.3.2) or in storage a script
 //!   can read (`localStorage`, `sessionStorage`, a cookie without
 //!   `HttpOnly`): one XSS bug then leaks every user's token. Keep them in
 //!   server memory or in the server-side session, and send them only in the
