@@ -207,6 +207,16 @@ fn a_forged_header_fails_authentication() {
         seal_error(theirs.open::<Login>(&encode(&forged), NOW)),
         SealError::Tampered
     );
+    // Same key, another purpose, with our purpose tag pasted in (what a
+    // 4-byte tag collision would look like): the full purpose is associated
+    // data, so it fails too.
+    let csrf = Sealer::new(key(1), "csrf", LIFETIME);
+    let mut relabelled = binary(&csrf.seal(&login(), &mut rng, NOW).unwrap());
+    relabelled[4..8].copy_from_slice(&ours[4..8]);
+    assert_eq!(
+        seal_error(sealer.open::<Login>(&encode(&relabelled), NOW)),
+        SealError::Tampered
+    );
     // A later expiry written in clear is not believed either.
     let mut extended = ours.clone();
     extended[8..16].copy_from_slice(&u64::MAX.to_be_bytes());

@@ -2,139 +2,9 @@
 //! string that fits a browser cookie (RFC 6265 §6.1: at least 4096 bytes per
 //! cookie), bound to a purpose and an expiry.
 //!
-//! A [`Sealer`] holds a [`SealKey`], a purpose string (say `"session"`) and a
-//! lifetime. [`Sealer::seal`] serializes any [`Serialize`] value to JSON and
-//! encrypts it with ChaCha20-Poly1305 (RFC 8439) under a 96-bit nonce drawn
-//! from the caller's generator; [`Sealer::open`] authenticates, checks the
-//! purpose and the expiry, and deserializes. Like the rest of the core it
-//! reads no clock and draws no OS entropy: `now` and the generator are passed
-//! in.
-//!
-//! ```
-//! use grantflow::{SealKey, Sealer, UnixTime};
-//! # use grantflow::testing::CountingRng as OsRng;
-//!
-//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
-//! struct Login {
-//!     user: String,
-//!     refresh_token: String,
-//! }
-//!
-//! # fn main() -> Result<(), grantflow::Error> {
-//! # let mut rng = OsRng::new(0);
-//! // Load the key from your secret store; generate one per process only if
-//! // sealed cookies may die with the process.
-//! let key = SealKey::generate(&mut rng);
-//! let sealer = Sealer::new(key, "login", 14 * 24 * 3600);
-//!
-//! let login = Login { user: "alice".into(), refresh_token: "8xLOxBtZp8".into() };
-//! let now = UnixTime::from_secs(1_700_000_000);
-//! let cookie = sealer.seal(&login, &mut rng, now)?;
-//! assert!(cookie.starts_with("gf1."));
-//! assert!(!cookie.contains("8xLOxBtZp8"));
-//!
-//! // Later, in another request:
-//! let opened: Login = sealer.open(&cookie, now.saturating_add_secs(60))?;
-//! assert_eq!(opened, login);
-//!
-//! // After the lifetime, the value is refused.
-//! let late = now.saturating_add_secs(14 * 24 * 3600);
-//! assert!(matches!(
-//!     sealer.open::<Login>(&cookie, late),
-//!     Err(grantflow::Error::Seal(grantflow::SealError::Expired { .. }))
-//! ));
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Which token belongs where, and why
-//!
-//! - **Access tokens** are bearer credentials (RFC 6750 §5.3): whoever holds
-//!   one uses it. Never put one in a URL (it lands in logs, history and
-//!   `Referer` headers; RFC 6750 §5.3, RFC 9700 §4.3.2) or in storage a script
-//!   can read (`localStorage`, `sessionStorage`, a cookie without
-//!   `HttpOnly`): one XSS bug then leaks every user's token. Keep them in
-//!   server memory or in the server-side session, and send them only in the
-//!   `Authorization` header.
-//! - **Refresh tokens** live longer and mint new access tokens (RFC 6749
-//!   §10.4, RFC 9700 §4.14): keep them server-side (a database row keyed by
-//!   the session), or sealed with this module in an `HttpOnly`, `Secure`,
-//!   `SameSite` cookie that only your server can read or forge.
-//! - **Public native apps** (desktop, mobile, CLI) have no server: keep the
-//!   refresh token in the operating system's keychain (Keychain on Apple
-//!   platforms, the Credential Manager on Windows, the Secret Service on
-//!   Linux, the Android Keystore), never in a plain file.
-//!
-//! # The cookie
-//!
-//! Send a sealed value with all of these attributes:
-//!
-//! ```text
-//! Set-Cookie: __Host-session=gf1.…; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=1209600
-//! ```
-//!
-//! `HttpOnly` keeps it from scripts; `Secure` from plain HTTP; `SameSite=Lax`
-//! from cross-site subrequests and POSTs (CSRF); the `__Host-` prefix makes
-//! the browser refuse it unless it is `Secure`, has `Path=/` and no `Domain`,
-//! so a sibling subdomain cannot plant or overwrite it. Give `Max-Age` the
-//! sealer's lifetime: the browser then drops the cookie about when
-//! [`Sealer::open`] would refuse it. Use one purpose per cookie name, so a
-//! value made for one cookie is refused ([`SealError::WrongPurpose`]) when
-//! presented as another.
-//!
-//! # When a value is too large
-//!
-//! A sealed value is at most [`MAX_SEALED_LEN`] (4096) bytes; longer values
-//! give [`SealError::TooLarge`] before anything is encrypted. Browsers count
-//! the cookie's name (and, for some, its attributes) in their 4096-byte
-//! limit, so keep some headroom. When a session does not fit (typically an
-//! ID token with many claims), store it server-side, under a random id of
-//! 128 bits or more, and seal only that id. Do not split it over several
-//! cookies.
-//!
-//! # Format and what each error means
-//!
-//! ```text
-//! gf1.BASE64URL( key id (4) | purpose tag (4) | expires_at (8) | nonce (12) | ciphertext | tag (16) )
-//! ```
-//!
-//! base64url without padding (RFC 4648 §5), all integers big-endian:
-//!
-//! - the key id is the first 4 bytes of HMAC-SHA-256(key, `"grantflow seal
-//!   v1 key id"`), so a key rotation can tell keys apart without revealing
-//!   them; the encryption key is HMAC-SHA-256(key, `"grantflow seal v1
-//!   encryption key"`), so the id says nothing about it;
-//! - the purpose tag is the first 4 bytes of SHA-256(`"grantflow seal v1
-//!   purpose "` ‖ purpose);
-//! - `expires_at` is in seconds since the epoch, in clear;
-//! - the associated data of the AEAD is `"gf1."` ‖ the first 28 bytes (key
-//!   id to nonce) ‖ the full purpose; the plaintext is the value's JSON.
-//!
-//! [`Sealer::open`] checks, in order: the length and the version prefix
-//! ([`SealError::Malformed`]), the base64url ([`SealError::Malformed`]), the
-//! key id ([`SealError::WrongKey`]), the purpose tag
-//! ([`SealError::WrongPurpose`]), the AEAD tag ([`SealError::Tampered`]),
-//! the expiry ([`SealError::Expired`]: `now` at or after `expires_at`), and
-//! finally the JSON ([`SealError::Malformed`] when it does not fit the type
-//! asked for, say after a change of the stored type).
-//!
-//! **Why the clear header is safe to read.** The key id and purpose tag are
-//! compared before decryption, so that an operator learns why a value was
-//! refused (a retired key, a cookie sent under another name), but they are
-//! only hints: the whole header and the full purpose are associated data, so
-//! a value whose header was altered fails authentication. An attacker who
-//! edits a header can choose between `WrongKey`, `WrongPurpose` and
-//! `Tampered`, and learns nothing by it: the key id and the purpose tag are
-//! already in every genuine value, and every outcome is a refusal. The
-//! expiry is read only after the tag has verified, so an edited expiry is
-//! `Tampered`, never accepted and never reported as `Expired`.
-//!
-//! **Nonces.** Nonces are 96 random bits from the caller's generator: keep
-//! well below 2^32 values sealed under one key (rotate keys, see
-//! [`Sealer::with_previous_key`]). ChaCha20-Poly1305 is chosen over AES-GCM
-//! because a repeated nonce exposes only the values under that nonce, not
-//! the authentication key of every value, and because it is constant-time
-//! without AES instructions.
+//! The module is private: its guide (which token belongs where, the
+//! `Set-Cookie` attributes, what to do when a value is too large, the format
+//! and its errors) is on [`Sealer`], where the public documentation shows it.
 
 use core::fmt;
 use std::io;
@@ -268,10 +138,142 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Seals values into URL-safe strings and opens them, for one purpose, with
-/// one current key (and, while keys rotate, previous keys that only open).
+/// one current key (and, while keys rotate, previous keys that only open):
+/// encrypted, authenticated cookies (RFC 8439 AEAD, RFC 6265 §6.1 size).
 ///
-/// See the [module documentation](self) for where to keep which token, the
-/// `Set-Cookie` attributes to send, the format and the errors.
+/// A sealer holds a [`SealKey`], a purpose string (say `"session"`) and a
+/// lifetime. [`Sealer::seal`] serializes any [`Serialize`] value to JSON and
+/// encrypts it with ChaCha20-Poly1305 (RFC 8439) under a 96-bit nonce drawn
+/// from the caller's generator; [`Sealer::open`] authenticates, checks the
+/// purpose and the expiry, and deserializes. Like the rest of the core it
+/// reads no clock and draws no OS entropy: `now` and the generator are passed
+/// in.
+///
+/// ```
+/// use grantflow::{SealKey, Sealer, UnixTime};
+/// # use grantflow::testing::CountingRng as OsRng;
+///
+/// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+/// struct Login {
+///     user: String,
+///     refresh_token: String,
+/// }
+///
+/// # fn main() -> Result<(), grantflow::Error> {
+/// # let mut rng = OsRng::new(0);
+/// // Load the key from your secret store; generate one per process only if
+/// // sealed cookies may die with the process.
+/// let key = SealKey::generate(&mut rng);
+/// let sealer = Sealer::new(key, "login", 14 * 24 * 3600);
+///
+/// let login = Login { user: "alice".into(), refresh_token: "8xLOxBtZp8".into() };
+/// let now = UnixTime::from_secs(1_700_000_000);
+/// let cookie = sealer.seal(&login, &mut rng, now)?;
+/// assert!(cookie.starts_with("gf1."));
+/// assert!(!cookie.contains("8xLOxBtZp8"));
+///
+/// // Later, in another request:
+/// let opened: Login = sealer.open(&cookie, now.saturating_add_secs(60))?;
+/// assert_eq!(opened, login);
+///
+/// // After the lifetime, the value is refused.
+/// let late = now.saturating_add_secs(14 * 24 * 3600);
+/// assert!(matches!(
+///     sealer.open::<Login>(&cookie, late),
+///     Err(grantflow::Error::Seal(grantflow::SealError::Expired { .. }))
+/// ));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Which token belongs where, and why
+///
+/// - **Access tokens** are bearer credentials (RFC 6750 §5.3): whoever holds
+///   one uses it. Never put one in a URL (it lands in logs, history and
+///   `Referer` headers; RFC 6750 §5.3, RFC 9700 §4.3.2) or in storage a script
+///   can read (`localStorage`, `sessionStorage`, a cookie without
+///   `HttpOnly`): one XSS bug then leaks every user's token. Keep them in
+///   server memory or in the server-side session, and send them only in the
+///   `Authorization` header.
+/// - **Refresh tokens** live longer and mint new access tokens (RFC 6749
+///   §10.4, RFC 9700 §4.14): keep them server-side (a database row keyed by
+///   the session), or sealed with this module in an `HttpOnly`, `Secure`,
+///   `SameSite` cookie that only your server can read or forge.
+/// - **Public native apps** (desktop, mobile, CLI) have no server: keep the
+///   refresh token in the operating system's keychain (Keychain on Apple
+///   platforms, the Credential Manager on Windows, the Secret Service on
+///   Linux, the Android Keystore), never in a plain file.
+///
+/// # The cookie
+///
+/// Send a sealed value with all of these attributes:
+///
+/// ```text
+/// Set-Cookie: __Host-session=gf1.…; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=1209600
+/// ```
+///
+/// `HttpOnly` keeps it from scripts; `Secure` from plain HTTP; `SameSite=Lax`
+/// from cross-site subrequests and POSTs (CSRF); the `__Host-` prefix makes
+/// the browser refuse it unless it is `Secure`, has `Path=/` and no `Domain`,
+/// so a sibling subdomain cannot plant or overwrite it. Give `Max-Age` the
+/// sealer's lifetime: the browser then drops the cookie about when
+/// [`Sealer::open`] would refuse it. Use one purpose per cookie name, so a
+/// value made for one cookie is refused ([`SealError::WrongPurpose`]) when
+/// presented as another.
+///
+/// # When a value is too large
+///
+/// A sealed value is at most [`MAX_SEALED_LEN`] (4096) bytes; longer values
+/// give [`SealError::TooLarge`] before anything is encrypted. Browsers count
+/// the cookie's name (and, for some, its attributes) in their 4096-byte
+/// limit, so keep some headroom. When a session does not fit (typically an
+/// ID token with many claims), store it server-side, under a random id of
+/// 128 bits or more, and seal only that id. Do not split it over several
+/// cookies.
+///
+/// # Format and what each error means
+///
+/// ```text
+/// gf1.BASE64URL( key id (4) | purpose tag (4) | expires_at (8) | nonce (12) | ciphertext | tag (16) )
+/// ```
+///
+/// base64url without padding (RFC 4648 §5), all integers big-endian:
+///
+/// - the key id is the first 4 bytes of HMAC-SHA-256(key, `"grantflow seal
+///   v1 key id"`), so a key rotation can tell keys apart without revealing
+///   them; the encryption key is HMAC-SHA-256(key, `"grantflow seal v1
+///   encryption key"`), so the id says nothing about it;
+/// - the purpose tag is the first 4 bytes of SHA-256(`"grantflow seal v1
+///   purpose "` ‖ purpose);
+/// - `expires_at` is in seconds since the epoch, in clear;
+/// - the associated data of the AEAD is `"gf1."` ‖ the first 28 bytes (key
+///   id to nonce) ‖ the full purpose; the plaintext is the value's JSON.
+///
+/// [`Sealer::open`] checks, in order: the length and the version prefix
+/// ([`SealError::Malformed`]), the base64url ([`SealError::Malformed`]), the
+/// key id ([`SealError::WrongKey`]), the purpose tag
+/// ([`SealError::WrongPurpose`]), the AEAD tag ([`SealError::Tampered`]),
+/// the expiry ([`SealError::Expired`]: `now` at or after `expires_at`), and
+/// finally the JSON ([`SealError::Malformed`] when it does not fit the type
+/// asked for, say after a change of the stored type).
+///
+/// **Why the clear header is safe to read.** The key id and purpose tag are
+/// compared before decryption, so that an operator learns why a value was
+/// refused (a retired key, a cookie sent under another name), but they are
+/// only hints: the whole header and the full purpose are associated data, so
+/// a value whose header was altered fails authentication. An attacker who
+/// edits a header can choose between `WrongKey`, `WrongPurpose` and
+/// `Tampered`, and learns nothing by it: the key id and the purpose tag are
+/// already in every genuine value, and every outcome is a refusal. The
+/// expiry is read only after the tag has verified, so an edited expiry is
+/// `Tampered`, never accepted and never reported as `Expired`.
+///
+/// **Nonces.** Nonces are 96 random bits from the caller's generator: keep
+/// well below 2^32 values sealed under one key (rotate keys, see
+/// [`Sealer::with_previous_key`]). ChaCha20-Poly1305 is chosen over AES-GCM
+/// because a repeated nonce exposes only the values under that nonce, not
+/// the authentication key of every value, and because it is constant-time
+/// without AES instructions.
 #[derive(Clone)]
 pub struct Sealer {
     /// Seals and opens.
