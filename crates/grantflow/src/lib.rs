@@ -19,6 +19,7 @@
 //! | client registration and authentication | [`Client`], [`ClientAuth`], [`Endpoints`] | RFC 6749 §2.3 |
 //! | endpoint URLs, issuers, redirect URIs | [`EndpointUrl`], [`Issuer`], [`RedirectUri`] | RFC 6749 §3.1, §3.1.2, RFC 8414 §2 |
 //! | token responses, with provider tolerances | [`TokenSet`], [`parse_token_response`] | RFC 6749 §5.1, §5.2 |
+//! | sealed cookies (where each token belongs) | [`Sealer`], [`SealKey`], [`SealError`] | RFC 8439, RFC 6265 §6.1, RFC 9700 §4.14 |
 //! | client credentials grant | [`Client::client_credentials`], [`ClientCredentials`] | RFC 6749 §4.4, RFC 8707 |
 //! | OpenID Connect sign-in (code flow, PKCE, `nonce`, ID token) | [`Client::sign_in`], [`PendingSignIn`], [`SignInExchange`], [`SignIn`] | OIDC Core §3.1, RFC 7636, RFC 9207 |
 //! | authorization code grant with PKCE (plain OAuth 2.0) | [`Client::authorize`], [`PendingAuthorization`], [`CodeExchange`], [`RedirectUri`] | RFC 6749 §4.1, RFC 7636, RFC 9207 |
@@ -117,6 +118,8 @@ pub use crate::oidc::{
     LogoutOptions, ProviderMetadata, UserInfo, UserInfoRequest,
 };
 pub use crate::time::UnixTime;
-pub use crate::token::{TokenSet, TokenType, parse_token_response};
+pub use crate::token::{
+    MAX_SEALED_LEN, SealKey, Sealer, TokenSet, TokenType, parse_token_response,
+};
 pub use crate::types::{AccessToken, ClientId, ClientSecret, RawIdToken, RefreshToken, Scope};
 pub use crate::wire::{Challenge, MAX_BODY, parse_challenges};

@@ -28,6 +28,10 @@ use crate::time::UnixTime;
 use crate::types::{AccessToken, RawIdToken, RefreshToken, Scope};
 use crate::wire::{Decoded, FieldSink, decode, fill, string_field};
 
+mod seal;
+
+pub use seal::{MAX_SEALED_LEN, SealKey, Sealer};
+
 /// The type of an access token (RFC 6749 §7.1), compared case-insensitively.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
