@@ -61,7 +61,7 @@ const VERSION: u32 = 1;
 ///
 /// A session serializes with serde, with a `version` field for migrations,
 /// for the application's own store (a server-side session store, or a
-/// sealed cookie: [`seal`](crate::seal)). `Debug` redacts every token.
+/// sealed cookie: [`Sealer`](crate::Sealer)). `Debug` redacts every token.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Session {
     #[serde(deserialize_with = "version")]
