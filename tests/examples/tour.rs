@@ -1,7 +1,7 @@
 //! The grantflow tour: starts the bundled OpenID provider on 127.0.0.1,
-//! runs every flow grantflow has today through the ureq adapter, prints each
-//! request and response on one line with secrets masked, then stops the
-//! provider.
+//! runs every flow grantflow has today through the ureq adapter (and a few
+//! through the async adapter on smol), prints each request and response on
+//! one line with secrets masked, then stops the provider.
 //!
 //! Lines starting with `→`/`←` are HTTP requests and responses the client
 //! sent and received; `⇢`/`⇠` are what the user's browser does (the harness
@@ -14,13 +14,14 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantflow::{
-    Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery, Flow, IdToken,
-    Issuer, Scope, SignIn,
+    Access, Applied, Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery,
+    Flow, IdToken, Issuer, LogoutOptions, RedirectUri, Scope, SealKey, Sealer, Session, SignIn,
+    Step, TokenTypeHint, UnixTime,
 };
 use grantflow_tests::TestClient;
 use grantflow_tests::provider::{
-    ALICE, API_RESOURCE, CC_BASIC, CC_POST, ES256_APP, Provider, REDIRECT_URI, SPA,
-    UNGRANTED_SCOPE, WEB_APP,
+    ALICE, API_RESOURCE, BOB, CC_BASIC, CC_POST, DEVICE_APP, ES256_APP, POST_LOGOUT_REDIRECT_URI,
+    Provider, REDIRECT_URI, SPA, UNGRANTED_SCOPE, WEB_APP,
 };
 use grantflow_tests::redact::{request_line, response_line, url_line};
 use grantflow_ureq::{Event, HttpClient, drive_observed, now, os_rng};
@@ -49,6 +50,34 @@ fn run_counted<F: Flow>(
         _ => {}
     });
     (result, sent)
+}
+
+/// Runs `flow` in fake time: each request really goes to the provider, but a
+/// `WaitUntil` moves the clock to its deadline at once instead of sleeping
+/// (device polling would otherwise wait its 5 s interval).
+fn run_in_fake_time<F: Flow>(
+    http: &HttpClient,
+    mut flow: F,
+    start: UnixTime,
+) -> Result<F::Output, Failure> {
+    let mut now = start;
+    let mut step = flow.start(now)?;
+    loop {
+        step = match step {
+            Step::Send(request) => {
+                println!("  → {}", request_line(&request));
+                let response = http.send(request)?;
+                println!("  ← {}", response_line(&response));
+                flow.handle_response(response, now)?
+            }
+            Step::WaitUntil(until) => {
+                println!("  … wait {} s (fake time: no sleep)", now.secs_until(until));
+                now = now.max(until);
+                flow.handle_timeout(now)?
+            }
+            Step::Done(output) => return Ok(output),
+        };
+    }
 }
 
 fn client_credentials(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
@@ -251,6 +280,199 @@ fn sign_ins(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
     }
 }
 
+/// Refresh, the token session, a sealed cookie, introspection and logout
+/// with revocation, for a confidential web app.
+fn lifecycle(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
+    println!(
+        "\nstaying signed in: a session with a refresh token (RFC 6749 §6), {}",
+        WEB_APP.id
+    );
+    let discovered = discover(provider, http)?;
+    let client = client(&discovered, WEB_APP);
+    let mut request = client
+        .sign_in(REDIRECT_URI)?
+        .scopes([Scope::new("openid")?, Scope::new("offline_access")?])
+        .prompt("consent");
+    request = request.scope(Scope::new("email")?);
+    let (url, pending) = request.begin(&mut os_rng(), now())?;
+    println!("  ⇢ browser goes to {}", url_line(url.as_str()));
+    let location = provider.login(url.as_str(), BOB)?;
+    println!("  ⇢ {BOB} logs in and consents to offline access");
+    let sign_in = run(http, pending.callback(&client, &location, now())?)?;
+    let mut session = Session::from_sign_in(&sign_in);
+    println!(
+        "  ✓ session for sub {:?}; refresh token issued: {}",
+        session
+            .identity()
+            .map(|i| i.subject.as_str())
+            .unwrap_or("-"),
+        session.tokens().refresh_token.is_some()
+    );
+
+    let sealer = Sealer::new(SealKey::generate(&mut os_rng()), "tour-session", 86_400);
+    let cookie = sealer.seal(&session, &mut os_rng(), now())?;
+    println!(
+        "  ✓ sealed for an HttpOnly cookie: {} bytes (limit 4096), opened again",
+        cookie.len()
+    );
+    let restored: Session = sealer.open(&cookie, now())?;
+    if restored.tokens().access_token.secret() != session.tokens().access_token.secret() {
+        return Err("the sealed session did not open to the same tokens".into());
+    }
+
+    match session.access_token(&client, now())? {
+        Access::Ready(tokens) => println!(
+            "  ✓ access token ready, expires in {:?} s",
+            tokens.expires_in(now())
+        ),
+        other => return Err(format!("a fresh token should be ready, got {other:?}").into()),
+    }
+    // 59 minutes on (a `now` passed in, no waiting): within the 60 s margin.
+    let later = now().saturating_add_secs(3550);
+    let Access::Refresh(refresh) = session.access_token(&client, later)? else {
+        return Err("a token 50 s from expiry should be refreshed".into());
+    };
+    println!("  … 59 minutes later the token is due: refresh");
+    let result = match run(http, refresh) {
+        Ok(refreshed) => Ok(refreshed),
+        Err(grantflow_ureq::Error::Flow(e)) => Err(e),
+        Err(transport) => {
+            // No answer: the session keeps the old token and retries later.
+            session.retry_later(later);
+            return Err(transport.into());
+        }
+    };
+    match session.apply_refresh(result, later) {
+        Applied::Updated { rotation, .. } => println!(
+            "  ✓ refreshed: new access token, refresh token {:?}, id token re-validated and still sub {:?}",
+            rotation.ok_or("a refresh reports its rotation")?,
+            session
+                .identity()
+                .map(|i| i.subject.as_str())
+                .unwrap_or("-")
+        ),
+        Applied::Failed(e) | Applied::Ended(e) => return Err(e.into()),
+    }
+
+    println!("  introspection (RFC 7662) of the new access token");
+    let access_token = session.tokens().access_token.clone();
+    let info = run(
+        http,
+        client.introspect(access_token.secret(), Some(TokenTypeHint::AccessToken))?,
+    )?;
+    println!(
+        "  ✓ active {}, client {:?}, sub {:?}",
+        info.active, info.client_id, info.sub
+    );
+
+    println!("\nlogout: revocation (RFC 7009), then RP-initiated logout");
+    let options = LogoutOptions::new()
+        .post_logout_redirect_uri(RedirectUri::new(POST_LOGOUT_REDIRECT_URI)?)
+        .state("tour");
+    let logged_out = run(http, session.logout(&client, &options)?)?;
+    println!(
+        "  ✓ revoked {:?}, failures {}",
+        logged_out.revoked,
+        logged_out.failures.len()
+    );
+    let url = logged_out
+        .end_session_url
+        .ok_or("the provider has an end_session_endpoint")?;
+    println!("  ⇢ browser goes to {}", url_line(url.as_str()));
+    let status = grantflow_tests::provider::agent()
+        .get(url.as_str())
+        .call()?
+        .status();
+    println!("  ⇠ http {status}: the provider asks to confirm its own logout");
+    let info = run(
+        http,
+        client.introspect(access_token.secret(), Some(TokenTypeHint::AccessToken))?,
+    )?;
+    println!(
+        "  ✓ the revoked access token is now active: {}",
+        info.active
+    );
+    if info.active || status != 200 {
+        return Err("logout did not end the session at the provider".into());
+    }
+    Ok(())
+}
+
+/// The device authorization grant (RFC 8628), the user played by the harness.
+fn device_flow(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
+    println!(
+        "\ndevice authorization grant (RFC 8628), public client {}",
+        DEVICE_APP.id
+    );
+    let discovered = discover(provider, http)?;
+    let client = client(&discovered, DEVICE_APP);
+    let authorization = run(
+        http,
+        client
+            .device_authorization()?
+            .scopes([Scope::new("openid")?, Scope::new("email")?]),
+    )?;
+    println!(
+        "  ✓ show the user: open {} and enter {} (expires in {} s)",
+        authorization.verification_uri(),
+        authorization.user_code(),
+        authorization
+            .received_at()
+            .secs_until(authorization.expires_at())
+    );
+    provider.approve_device(authorization.user_code(), ALICE)?;
+    println!("  ⇢ {ALICE} enters the code on another device and approves");
+    let start = authorization.received_at();
+    let device = run_in_fake_time(http, authorization.poll(), start)?;
+    println!(
+        "  ✓ tokens after polling; id token validated: sub {:?}",
+        device.id_token.as_ref().map(|t| t.subject()).unwrap_or("-")
+    );
+    Ok(())
+}
+
+/// Pushed authorization requests (RFC 9126): the request goes over the back
+/// channel, the browser carries only `client_id` and `request_uri`.
+fn pushed_authorization(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
+    println!("\npushed authorization request (RFC 9126), {}", WEB_APP.id);
+    let discovered = discover(provider, http)?;
+    let client = client(&discovered, WEB_APP);
+    let push = client
+        .sign_in(REDIRECT_URI)?
+        .scope(Scope::new("email")?)
+        .push(&mut os_rng(), now())?;
+    let (url, pending) = run(http, push)?;
+    println!("  ⇢ browser goes to {}", url_line(url.as_str()));
+    let location = provider.login(url.as_str(), ALICE)?;
+    println!("  ⇠ redirected back to {}", url_line(&location));
+    let sign_in = run(http, pending.callback(&client, &location, now())?)?;
+    print_id_token(&sign_in)?;
+    Ok(())
+}
+
+/// The async adapter on smol: discovery and client credentials, with no tokio.
+fn async_adapter(provider: &Provider) -> Result<(), Failure> {
+    println!("\nasync adapter (grantflow-async) on smol: discovery, client credentials");
+    let http = grantflow_async::HttpClient::new();
+    smol::block_on(async {
+        let issuer = Issuer::new(provider.issuer())?;
+        let discovered = grantflow_async::drive(&http, Discovery::openid(issuer)).await?;
+        println!("  ✓ discovered {}", discovered.metadata().issuer);
+        let client = provider.client(CC_BASIC)?;
+        let tokens = grantflow_async::drive(
+            &http,
+            client.client_credentials()?.scope(Scope::new("api:read")?),
+        )
+        .await?;
+        println!(
+            "  ✓ client credentials token, {:?}, expires in {:?} s",
+            tokens.token_type,
+            tokens.expires_in(grantflow_async::now())
+        );
+        Ok::<(), Failure>(())
+    })
+}
+
 /// Key rotation, on a provider of its own (rotating changes it for everyone).
 fn key_rotation(http: &HttpClient) -> Result<(), Failure> {
     let provider = Provider::start()?;
@@ -316,6 +538,10 @@ fn main() -> ExitCode {
     let http = HttpClient::new();
     let result = client_credentials(&provider, &http)
         .and_then(|()| sign_ins(&provider, &http))
+        .and_then(|()| lifecycle(&provider, &http))
+        .and_then(|()| device_flow(&provider, &http))
+        .and_then(|()| pushed_authorization(&provider, &http))
+        .and_then(|()| async_adapter(&provider))
         .and_then(|()| key_rotation(&http));
     drop(provider);
     match result {

@@ -4,13 +4,15 @@
 //! Every value that is a credential — client secrets, codes, verifiers,
 //! tokens, the `Authorization` header's credentials — prints as `***`; so do
 //! the values that bind an authorization request to its callback (`state`,
-//! `nonce`, the PKCE `code_challenge`) wherever they appear in a URL.
+//! `nonce`, the PKCE `code_challenge`) wherever they appear in a URL or a
+//! form body (a pushed authorization request carries them in its body), and
+//! the `id_token_hint` of a logout URL.
 
 use grantflow::{HttpRequest, HttpResponse};
 use serde_json::Value;
 
 /// Form parameters and JSON fields whose values are credentials.
-const SECRET_NAMES: [&str; 13] = [
+const SECRET_NAMES: [&str; 14] = [
     "access_token",
     "actor_token",
     "client_assertion",
@@ -19,6 +21,7 @@ const SECRET_NAMES: [&str; 13] = [
     "code_verifier",
     "device_code",
     "id_token",
+    "id_token_hint",
     "password",
     "refresh_token",
     "subject_token",
@@ -117,7 +120,7 @@ pub fn url_line(url: &str) -> String {
 fn mask_form(body: &[u8]) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (name, value) in form_urlencoded::parse(body) {
-        if is_secret(&name) {
+        if is_secret(&name) || URL_SECRET_NAMES.contains(&name.as_ref()) {
             out.append_pair(&name, "***");
         } else {
             out.append_pair(&name, &value);
@@ -209,6 +212,27 @@ mod tests {
             "http://127.0.0.1:1/jwks"
         );
         assert_eq!(url_line("not a url"), "not a url");
+    }
+
+    #[test]
+    fn pushed_requests_and_logout_urls_hide_their_bindings() {
+        let request = http::Request::post("http://127.0.0.1:1/request")
+            .body(
+                b"response_type=code&state=STATE2&nonce=NONCE2&code_challenge=CH2&client_id=app"
+                    .to_vec(),
+            )
+            .unwrap();
+        let line = request_line(&request);
+        for secret in ["STATE2", "NONCE2", "CH2"] {
+            assert!(!line.contains(secret), "{line}");
+        }
+        assert!(line.contains("client_id=app"), "{line}");
+        let logout =
+            url_line("http://127.0.0.1/session/end?id_token_hint=eyJ.eyJ.sig&client_id=app");
+        assert_eq!(
+            logout,
+            "http://127.0.0.1/session/end?id_token_hint=***&client_id=app"
+        );
     }
 
     #[test]

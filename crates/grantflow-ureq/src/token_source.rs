@@ -17,7 +17,7 @@
 use core::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use grantflow::{Access, AccessToken, Applied, Client, RETRY_DELAY, Session, TokenSet, UnixTime};
+use grantflow::{Access, AccessToken, Applied, Client, Session, TokenSet, UnixTime};
 
 use crate::{Error, HttpClient, drive_with_clock};
 
@@ -167,11 +167,6 @@ struct State {
     outcome: Option<Result<TokenSet, TokenError>>,
     /// Set once the session has ended; every call answers it.
     ended: Option<TokenError>,
-    /// The access token was reported rejected and not yet replaced.
-    rejected: bool,
-    /// After a transport failure, the old (still good) token is answered
-    /// until then, as the session does after other transient failures.
-    transport_retry_at: Option<UnixTime>,
 }
 
 /// What a renewal needs to run, taken out of the session under the lock.
@@ -242,8 +237,6 @@ impl TokenSourceBuilder {
                     round: 0,
                     outcome: None,
                     ended: None,
-                    rejected: false,
-                    transport_retry_at: None,
                 }),
                 renewed: Condvar::new(),
             }),
@@ -315,17 +308,15 @@ impl Inner {
                 state.session.apply_renewal(Err(error), now)
             }
             // The request never got an answer (or one too large to read):
-            // the session does not hear of it and is kept as it was; the old
-            // token serves until it expires, as after other transient failures.
+            // the session keeps its tokens, and the old token serves until it
+            // expires, as after other transient failures.
             Driven::Refreshed(Err(error)) | Driven::Renewed(Err(error)) => {
-                state.transport_retry_at = Some(now.saturating_add_secs(RETRY_DELAY));
+                state.session.retry_later(now);
                 return self.fall_back(state, Arc::new(error), now);
             }
         };
         match applied {
             Applied::Updated { .. } => {
-                state.rejected = false;
-                state.transport_retry_at = None;
                 self.changed(&state.session);
                 Ok(state.session.tokens().clone())
             }
@@ -343,7 +334,7 @@ impl Inner {
         now: UnixTime,
     ) -> Result<TokenSet, TokenError> {
         let tokens = state.session.tokens();
-        if !state.rejected && !tokens.is_expired(now) {
+        if !state.session.is_rejected() && !tokens.is_expired(now) {
             Ok(tokens.clone())
         } else {
             Err(TokenError::Failed(error))
@@ -378,7 +369,7 @@ impl TokenSource {
     /// A failed renewal (a transport error, a 5xx, `temporarily_unavailable`)
     /// keeps the session: the old access token is answered while it is good
     /// (and not [rejected](Self::invalidate)), and the next attempt comes
-    /// [`RETRY_DELAY`] seconds later; once it is not good, the error is
+    /// [`RETRY_DELAY`](grantflow::RETRY_DELAY) seconds later; once it is not good, the error is
     /// answered ([`TokenError::Failed`]). [`TokenError::SessionEnded`] means
     /// the stored session must be cleared.
     ///
@@ -427,11 +418,6 @@ impl TokenSource {
                 continue;
             }
             let now = (inner.clock)();
-            let tokens = state.session.tokens();
-            let backing_off = state.transport_retry_at.is_some_and(|at| now < at);
-            if backing_off && !state.rejected && !tokens.is_expired(now) {
-                return Ok(tokens.clone());
-            }
             let work = match state.session.access_token(&inner.client, now) {
                 Ok(Access::Ready(tokens)) => return Ok(tokens.clone()),
                 Ok(Access::Refresh(flow)) => Work::Refresh(flow),
@@ -480,8 +466,6 @@ impl TokenSource {
     pub fn invalidate(&self) {
         let mut state = self.inner.lock();
         state.session.invalidate();
-        state.rejected = true;
-        state.transport_retry_at = None;
     }
 
     /// [`invalidate`](Self::invalidate), but only while `rejected` is still
@@ -491,8 +475,6 @@ impl TokenSource {
         let mut state = self.inner.lock();
         if state.session.tokens().access_token.secret() == rejected.secret() {
             state.session.invalidate();
-            state.rejected = true;
-            state.transport_retry_at = None;
         }
     }
 

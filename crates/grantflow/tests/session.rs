@@ -399,3 +399,25 @@ fn a_token_set_is_stored_with_its_version() {
     let error = serde_json::from_value::<TokenSet>(future).unwrap_err();
     assert!(error.to_string().contains("version 7"), "{error}");
 }
+
+#[test]
+fn a_refresh_that_got_no_answer_is_retried_after_the_delay() {
+    let mut session = session();
+    let _refresh = refresh_of(session.access_token(&client(), at(3550)).unwrap());
+    // The adapter could not reach the token endpoint.
+    session.retry_later(at(3550));
+    assert_eq!(
+        ready_token(session.access_token(&client(), at(3551)).unwrap()),
+        "at-1"
+    );
+    let _again = refresh_of(
+        session
+            .access_token(&client(), at(3550 + RETRY_DELAY))
+            .unwrap(),
+    );
+    // A rejected token is never answered, even while waiting.
+    session.retry_later(at(3560));
+    session.invalidate();
+    assert!(session.is_rejected());
+    let _rejected = refresh_of(session.access_token(&client(), at(3561)).unwrap());
+}

@@ -329,6 +329,24 @@ impl Session {
         }
     }
 
+    /// Reports that the refresh or renewal [`access_token`](Self::access_token)
+    /// handed out got no answer (a transport failure: the adapter could not
+    /// reach the server, or timed out). The session keeps its tokens, as
+    /// after other transient failures: while the access token is good and
+    /// not rejected, it is answered for [`RETRY_DELAY`] seconds before a
+    /// refresh is asked for again.
+    pub fn retry_later(&mut self, now: UnixTime) {
+        if self.status != Status::Ended {
+            self.retry_not_before = Some(now.saturating_add_secs(RETRY_DELAY));
+        }
+    }
+
+    /// Whether the access token was reported rejected
+    /// ([`invalidate`](Self::invalidate)) and not yet replaced.
+    pub fn is_rejected(&self) -> bool {
+        self.status == Status::Rejected
+    }
+
     /// Ends the session, say when the user logs out without a
     /// [`logout`](Self::logout) flow. Clear the stored session too.
     pub fn end(&mut self) {
