@@ -7,9 +7,12 @@
 //! sent and received; `⇢`/`⇠` are what the user's browser does (the harness
 //! plays it, no human needed); `✓` is what the client concluded.
 //!
-//! Run it with `cargo run -p grantflow-tests --example tour`.
+//! Run it with `cargo run -p grantflow-tests --example tour`; add `-- --async`
+//! to drive every flow through the async adapter (grantflow-async on smol)
+//! instead of the blocking one.
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,27 +31,82 @@ use grantflow_ureq::{Event, HttpClient, drive_observed, now, os_rng};
 
 type Failure = Box<dyn std::error::Error>;
 
-/// Runs `flow` through the ureq adapter, printing every request and
-/// response on one line with secrets masked.
-fn run<F: Flow>(http: &HttpClient, flow: F) -> Result<F::Output, grantflow_ureq::Error> {
+/// Whether the tour drives its flows through the async adapter (on smol)
+/// instead of the ureq adapter: `--async`.
+static ASYNC: OnceLock<bool> = OnceLock::new();
+
+fn use_async() -> bool {
+    *ASYNC.get_or_init(|| std::env::args().any(|arg| arg == "--async"))
+}
+
+/// The async adapter's client, shared by the whole tour (connection reuse).
+fn async_http() -> &'static grantflow_async::HttpClient {
+    static HTTP: OnceLock<grantflow_async::HttpClient> = OnceLock::new();
+    HTTP.get_or_init(grantflow_async::HttpClient::new)
+}
+
+/// Why a flow run by the tour failed, whichever adapter ran it.
+#[derive(Debug)]
+enum RunError {
+    /// The flow failed: the server said no, answered nonsense, a check failed.
+    Flow(grantflow::Error),
+    /// The adapter could not carry a request.
+    Transport(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Flow(error) => write!(f, "{error}"),
+            RunError::Transport(error) => write!(f, "transport: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Runs `flow` through the ureq adapter (or the async one with `--async`),
+/// printing every request and response on one line with secrets masked.
+fn run<F: Flow>(http: &HttpClient, flow: F) -> Result<F::Output, RunError> {
     run_counted(http, flow).0
 }
 
 /// [`run`], also returning `METHOD URL` of every request sent.
-fn run_counted<F: Flow>(
-    http: &HttpClient,
-    flow: F,
-) -> (Result<F::Output, grantflow_ureq::Error>, Vec<String>) {
+fn run_counted<F: Flow>(http: &HttpClient, flow: F) -> (Result<F::Output, RunError>, Vec<String>) {
     let mut sent = Vec::new();
-    let result = drive_observed(http, flow, |event| match event {
-        Event::Sending(request) => {
-            sent.push(format!("{} {}", request.method(), request.uri()));
-            println!("  → {}", request_line(request));
-        }
-        Event::Received(response) => println!("  ← {}", response_line(response)),
-        Event::Waiting(until) => println!("  … waiting until {until}"),
-        _ => {}
-    });
+    let mut sending = |request: &grantflow::HttpRequest| {
+        sent.push(format!("{} {}", request.method(), request.uri()));
+        println!("  → {}", request_line(request));
+    };
+    let result = if use_async() {
+        let observed = smol::block_on(grantflow_async::drive_observed(
+            async_http(),
+            flow,
+            |event| match event {
+                grantflow_async::Event::Sending(request) => sending(request),
+                grantflow_async::Event::Received(response) => {
+                    println!("  ← {}", response_line(response))
+                }
+                grantflow_async::Event::Waiting(until) => println!("  … waiting until {until}"),
+                _ => {}
+            },
+        ));
+        observed.map_err(|error| match error {
+            grantflow_async::Error::Flow(error) => RunError::Flow(error),
+            other => RunError::Transport(other.to_string()),
+        })
+    } else {
+        drive_observed(http, flow, |event| match event {
+            Event::Sending(request) => sending(request),
+            Event::Received(response) => println!("  ← {}", response_line(response)),
+            Event::Waiting(until) => println!("  … waiting until {until}"),
+            _ => {}
+        })
+        .map_err(|error| match error {
+            grantflow_ureq::Error::Flow(error) => RunError::Flow(error),
+            other => RunError::Transport(other.to_string()),
+        })
+    };
     (result, sent)
 }
 
@@ -66,7 +124,11 @@ fn run_in_fake_time<F: Flow>(
         step = match step {
             Step::Send(request) => {
                 println!("  → {}", request_line(&request));
-                let response = http.send(request)?;
+                let response = if use_async() {
+                    smol::block_on(async_http().send(request))?
+                } else {
+                    http.send(request)?
+                };
                 println!("  ← {}", response_line(&response));
                 flow.handle_response(response, now)?
             }
@@ -122,14 +184,9 @@ fn client_credentials(provider: &Provider, http: &HttpClient) -> Result<(), Fail
     Ok(())
 }
 
-fn expect_oauth_error<T>(
-    result: Result<T, grantflow_ureq::Error>,
-    code: &str,
-) -> Result<(), Failure> {
+fn expect_oauth_error<T>(result: Result<T, RunError>, code: &str) -> Result<(), Failure> {
     match result {
-        Err(grantflow_ureq::Error::Flow(grantflow::Error::OAuth(e)))
-            if e.error.as_str() == code =>
-        {
+        Err(RunError::Flow(grantflow::Error::OAuth(e))) if e.error.as_str() == code => {
             println!("  ✓ typed error: {e}");
             Ok(())
         }
@@ -335,7 +392,7 @@ fn lifecycle(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
     println!("  … 59 minutes later the token is due: refresh");
     let result = match run(http, refresh) {
         Ok(refreshed) => Ok(refreshed),
-        Err(grantflow_ureq::Error::Flow(e)) => Err(e),
+        Err(RunError::Flow(e)) => Err(e),
         Err(transport) => {
             // No answer: the session keeps the old token and retries later.
             session.retry_later(later);
@@ -523,7 +580,15 @@ fn jwks_fetches(provider: &Provider, sent: &[String]) -> usize {
 }
 
 fn main() -> ExitCode {
-    println!("grantflow tour: every flow that exists today, against the bundled OpenID provider");
+    println!(
+        "grantflow tour: every flow that exists today, against the bundled OpenID provider, \
+         through the {} adapter",
+        if use_async() {
+            "async (grantflow-async on smol; without --async: ureq)"
+        } else {
+            "blocking (grantflow-ureq; with --async: grantflow-async)"
+        }
+    );
     let provider = match Provider::start() {
         Ok(provider) => provider,
         Err(e) => {

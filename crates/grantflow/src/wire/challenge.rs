@@ -128,7 +128,7 @@ impl Challenge {
 /// ```
 ///
 /// Values that are not UTF-8 are skipped; malformed pieces are skipped; at
-/// most [`MAX_CHALLENGES`] are returned. Never fails, never panics.
+/// most 16 are returned. Never fails, never panics.
 pub fn parse_challenges(headers: &HeaderMap) -> Vec<Challenge> {
     let mut challenges = Vec::new();
     for value in headers.get_all(WWW_AUTHENTICATE) {
