@@ -41,12 +41,16 @@
 //!
 //! ```text
 //! time, alg  →  error  →  types, endpoint  →  message  →  flow  →  wire  →  jose
-//!   →  client  →  token  →  oidc  →  grants
+//!   →  client  →  token  →  oidc  →  grants, endpoints  →  lifecycle
 //! ```
 //!
 //! `wire` is the tolerant edge (body limits, one duplicate-refusing JSON
-//! reader, provider quirks); `oidc` holds discovery, ID tokens and UserInfo;
-//! `grants` holds the grants, each adding its own `impl Client { pub fn … }`.
+//! reader, provider quirks); `token` holds token sets and sealed cookies;
+//! `oidc` holds discovery, ID tokens, UserInfo and the logout URL; `grants`
+//! holds the grants (client credentials, authorization code and PAR,
+//! refresh, device), each adding its own `impl Client { pub fn … }`;
+//! `endpoints` revocation and introspection; `lifecycle` the token
+//! [`Session`] and logout.
 //! Modules are private: every public type has one path, at the crate root.
 //!
 //! **Randomness and signatures inside a running flow.** Randomness is drawn
