@@ -16,7 +16,7 @@ use crate::endpoint::is_loopback;
 use crate::error::{Error, ErrorCode, ErrorKind, IdTokenError, MalformedResponse};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
-use crate::oidc::{Expected, IdToken, keys_may_be_stale, parse_jwks_response};
+use crate::oidc::{Expected, IdToken, parse_jwks_response, refetch_keys_or};
 use crate::time::UnixTime;
 use crate::token::{TokenSet, parse_tokens_for};
 use crate::types::{Scope, join_scopes};
@@ -538,20 +538,15 @@ impl DevicePoll {
             }
             Err(error) => error,
         };
-        let stale = tokens
-            .id_token
-            .as_ref()
-            .is_some_and(|raw| keys_may_be_stale(&error, raw.as_str()));
-        if !(may_refetch && stale) {
-            return Err(error);
-        }
-        match self.authorization.client.jwks_refetch(now) {
-            Some(request) => {
-                self.state = PollState::AwaitingKeys(Box::new(tokens));
-                Ok(Step::Send(request))
-            }
-            None => Err(error),
-        }
+        let request = refetch_keys_or(
+            &self.authorization.client,
+            error,
+            tokens.id_token.as_ref(),
+            may_refetch,
+            now,
+        )?;
+        self.state = PollState::AwaitingKeys(Box::new(tokens));
+        Ok(Step::Send(request))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::client::Client;
 use crate::error::{Error, IdTokenError};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
-use crate::oidc::{Expected, IdToken, Identity, keys_may_be_stale, parse_jwks_response};
+use crate::oidc::{Expected, IdToken, Identity, parse_jwks_response, refetch_keys_or};
 use crate::time::UnixTime;
 use crate::token::{TokenSet, parse_tokens_for};
 use crate::types::{RefreshToken, Scope, join_scopes};
@@ -207,18 +207,16 @@ impl Refresh {
         let id_token = match self.validate(&tokens, now) {
             Ok(id_token) => id_token,
             Err(error) => {
-                let stale = tokens
-                    .id_token
-                    .as_ref()
-                    .is_some_and(|raw| keys_may_be_stale(&error, raw.as_str()));
-                if may_refetch && stale {
-                    // Key rotation (OIDC Core §10.1.1), as in the code exchange.
-                    if let Some(request) = self.client.jwks_refetch(now) {
-                        self.state = State::AwaitingKeys(Box::new(tokens));
-                        return Ok(Step::Send(request));
-                    }
-                }
-                return Err(error);
+                // Key rotation (OIDC Core §10.1.1), as in the code exchange.
+                let request = refetch_keys_or(
+                    &self.client,
+                    error,
+                    tokens.id_token.as_ref(),
+                    may_refetch,
+                    now,
+                )?;
+                self.state = State::AwaitingKeys(Box::new(tokens));
+                return Ok(Step::Send(request));
             }
         };
         // A server that does not rotate may leave the refresh token out or

@@ -14,6 +14,7 @@ use crate::client::{Client, ClientAuth, IdTokenPolicy};
 use crate::endpoint::Issuer;
 use crate::error::{Error, IdTokenError, JwsError, clean_text};
 use crate::jose::{CompactJws, JwkSet};
+use crate::message::HttpRequest;
 use crate::time::UnixTime;
 use crate::types::{ClientId, ClientSecret, RawIdToken};
 use crate::wire::{JsonObjectError, json_object};
@@ -426,6 +427,26 @@ pub(crate) fn keys_may_be_stale(error: &Error, token: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// After an ID token in a token response failed validation with `error`:
+/// the key set request to send when the keys may be stale
+/// ([`keys_may_be_stale`]) and `may_refetch` (no re-fetch has been made for
+/// this response yet) and the client's rate limit allows one (OIDC Core
+/// §10.1.1); otherwise `error` itself. Every flow that validates an ID token
+/// from the token endpoint (code exchange, refresh, device) decides here.
+pub(crate) fn refetch_keys_or(
+    client: &Client,
+    error: Error,
+    raw: Option<&RawIdToken>,
+    may_refetch: bool,
+    now: UnixTime,
+) -> Result<HttpRequest, Error> {
+    let stale = raw.is_some_and(|raw| keys_may_be_stale(&error, raw.as_str()));
+    if !(may_refetch && stale) {
+        return Err(error);
+    }
+    client.jwks_refetch(now).ok_or(error)
 }
 
 /// RFC 8725 §3.11: refuses a JWT whose header `typ` names another kind of

@@ -10,7 +10,7 @@ mod logout;
 mod userinfo;
 
 pub use discovery::{DiscoveredProvider, Discovery, ProviderMetadata};
-pub(crate) use id_token::keys_may_be_stale;
+pub(crate) use id_token::refetch_keys_or;
 pub use id_token::{Expected, IdToken, IdTokenClaims, IdTokenValidator};
 pub use identity::Identity;
 pub(crate) use jwks::parse_jwks_response;

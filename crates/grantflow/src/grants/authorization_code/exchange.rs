@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::{Error, IdTokenError};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
-use crate::oidc::{Expected, IdToken, keys_may_be_stale, parse_jwks_response};
+use crate::oidc::{Expected, IdToken, parse_jwks_response, refetch_keys_or};
 use crate::time::UnixTime;
 use crate::token::{TokenSet, parse_tokens_for};
 
@@ -179,22 +179,17 @@ impl ExchangeCore {
             }
             Err(error) => error,
         };
-        let stale = tokens
-            .id_token
-            .as_ref()
-            .is_some_and(|raw| keys_may_be_stale(&error, raw.as_str()));
-        if !(may_refetch && stale) {
-            return Err(error);
-        }
         // Key rotation (OIDC Core §10.1.1): fetch the key set once more,
         // unless one was fetched too recently.
-        match self.client.jwks_refetch(now) {
-            Some(request) => {
-                self.state = ExchangeState::AwaitingKeys(Box::new(tokens));
-                Ok(Step::Send(request))
-            }
-            None => Err(error),
-        }
+        let request = refetch_keys_or(
+            &self.client,
+            error,
+            tokens.id_token.as_ref(),
+            may_refetch,
+            now,
+        )?;
+        self.state = ExchangeState::AwaitingKeys(Box::new(tokens));
+        Ok(Step::Send(request))
     }
 }
 
