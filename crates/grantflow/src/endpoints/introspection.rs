@@ -8,7 +8,7 @@ use core::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{State, TokenTypeHint, TokenValue, scrub, token_params};
+use super::{TokenPost, TokenTypeHint, scrub};
 use crate::client::Client;
 use crate::error::{Error, MalformedResponse};
 use crate::flow::{Flow, Step};
@@ -35,12 +35,14 @@ impl Client {
         token: &str,
         hint: Option<TokenTypeHint>,
     ) -> Result<Introspection, Error> {
-        self.require_endpoint(|e| e.introspection.as_ref(), "introspection_endpoint")?;
         Ok(Introspection {
-            client: self.clone(),
-            token: TokenValue::new(token),
-            hint,
-            state: State::New,
+            post: TokenPost::new(
+                self,
+                (FLOW, "introspection_endpoint"),
+                |e| e.introspection.as_ref(),
+                token,
+                hint,
+            )?,
         })
     }
 }
@@ -102,37 +104,14 @@ impl Client {
 /// ```
 #[derive(Debug)]
 pub struct Introspection {
-    client: Client,
-    token: TokenValue,
-    hint: Option<TokenTypeHint>,
-    state: State,
-}
-
-impl Introspection {
-    fn unexpected(&mut self, call: &'static str) -> Error {
-        self.state = State::Finished;
-        Error::UnexpectedCall { flow: FLOW, call }
-    }
+    post: TokenPost,
 }
 
 impl Flow for Introspection {
     type Output = IntrospectionResponse;
 
     fn start(&mut self, _now: UnixTime) -> Result<Step<IntrospectionResponse>, Error> {
-        if self.state != State::New {
-            return Err(self.unexpected("start after the flow had started"));
-        }
-        self.state = State::Finished;
-        let endpoint = self
-            .client
-            .require_endpoint(|e| e.introspection.as_ref(), "introspection_endpoint")?;
-        let request = self.client.authenticated_request(
-            endpoint,
-            token_params(&self.token, self.hint.as_ref()),
-            false,
-        );
-        self.state = State::Sent;
-        Ok(Step::Send(request))
+        self.post.start().map(Step::Send)
     }
 
     fn handle_response(
@@ -140,17 +119,14 @@ impl Flow for Introspection {
         response: HttpResponse,
         _now: UnixTime,
     ) -> Result<Step<IntrospectionResponse>, Error> {
-        if self.state != State::Sent {
-            return Err(self.unexpected("handle_response without a request in flight"));
-        }
-        self.state = State::Finished;
+        let token = self.post.answered()?;
         parse_introspection_response(&response)
             .map(Step::Done)
-            .map_err(|error| scrub(error, self.token.secret()))
+            .map_err(|error| scrub(error, token))
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<IntrospectionResponse>, Error> {
-        Err(self.unexpected("handle_timeout: this flow never waits"))
+        Err(self.post.timeout())
     }
 }
 

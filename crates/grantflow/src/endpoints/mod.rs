@@ -12,7 +12,10 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
+use crate::client::{Client, Endpoints};
+use crate::endpoint::EndpointUrl;
 use crate::error::{Error, ErrorCode, clean_text};
+use crate::message::HttpRequest;
 
 mod introspection;
 mod revocation;
@@ -81,24 +84,91 @@ impl fmt::Debug for TokenValue {
 }
 
 /// Where a one-request flow is: nothing sent, a request in flight, over.
+/// Where a [`TokenPost`] stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     New,
     Sent,
+    /// Answered, or failed: every further call is an error.
     Finished,
 }
 
-/// The token sent as `token`, with the optional `token_type_hint`: the
-/// parameters RFC 7009 §2.1 and RFC 7662 §2.1 share.
-fn token_params<'a>(
-    token: &'a TokenValue,
-    hint: Option<&'a TokenTypeHint>,
-) -> Vec<(&'a str, &'a str)> {
-    let mut params = vec![("token", token.secret())];
-    if let Some(hint) = hint {
-        params.push(("token_type_hint", hint.as_str()));
+/// What both flows are: the token and its hint, sent once in a form POST
+/// authenticated like every token request (RFC 7009 §2.1, RFC 7662 §2.1),
+/// and the state of that one request. Each flow only reads the answer.
+#[derive(Debug)]
+struct TokenPost {
+    /// The flow's name in [`Error::UnexpectedCall`].
+    flow: &'static str,
+    /// The endpoint's metadata name, for [`Error::MissingEndpoint`].
+    endpoint: &'static str,
+    pick: fn(&Endpoints) -> Option<&EndpointUrl>,
+    client: Client,
+    token: TokenValue,
+    hint: Option<TokenTypeHint>,
+    state: State,
+}
+
+impl TokenPost {
+    /// The request for `token`, to the endpoint `pick` chooses; fails with
+    /// [`Error::MissingEndpoint`] when the client has none.
+    fn new(
+        client: &Client,
+        (flow, endpoint): (&'static str, &'static str),
+        pick: fn(&Endpoints) -> Option<&EndpointUrl>,
+        token: &str,
+        hint: Option<TokenTypeHint>,
+    ) -> Result<Self, Error> {
+        client.require_endpoint(pick, endpoint)?;
+        Ok(TokenPost {
+            flow,
+            endpoint,
+            pick,
+            client: client.clone(),
+            token: TokenValue::new(token),
+            hint,
+            state: State::New,
+        })
     }
-    params
+
+    fn unexpected(&mut self, call: &'static str) -> Error {
+        self.state = State::Finished;
+        Error::UnexpectedCall {
+            flow: self.flow,
+            call,
+        }
+    }
+
+    /// The one request: `token` and, if given, `token_type_hint`.
+    fn start(&mut self) -> Result<HttpRequest, Error> {
+        if self.state != State::New {
+            return Err(self.unexpected("start after the flow had started"));
+        }
+        self.state = State::Finished;
+        let endpoint = self.client.require_endpoint(self.pick, self.endpoint)?;
+        let mut params = vec![("token", self.token.secret())];
+        if let Some(hint) = &self.hint {
+            params.push(("token_type_hint", hint.as_str()));
+        }
+        let request = self.client.authenticated_request(endpoint, params, false);
+        self.state = State::Sent;
+        Ok(request)
+    }
+
+    /// Ends the flow on its answer: the token, to keep out of what the
+    /// answer's errors quote, or [`Error::UnexpectedCall`] when no request is
+    /// in flight.
+    fn answered(&mut self) -> Result<&str, Error> {
+        if self.state != State::Sent {
+            return Err(self.unexpected("handle_response without a request in flight"));
+        }
+        self.state = State::Finished;
+        Ok(self.token.secret())
+    }
+
+    fn timeout(&mut self) -> Error {
+        self.unexpected("handle_timeout: this flow never waits")
+    }
 }
 
 /// Withholds `token` from a response error: a server that echoes the token

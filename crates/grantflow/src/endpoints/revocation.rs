@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::{State, TokenTypeHint, TokenValue, scrub, token_params};
+use super::{TokenPost, TokenTypeHint, scrub};
 use crate::client::Client;
 use crate::error::{Error, MalformedResponse};
 use crate::flow::{Flow, Step};
@@ -42,12 +42,14 @@ impl Client {
     ///
     /// Fails with [`Error::MissingEndpoint`] without a revocation endpoint.
     pub fn revoke(&self, token: &str, hint: Option<TokenTypeHint>) -> Result<Revocation, Error> {
-        self.require_endpoint(|e| e.revocation.as_ref(), "revocation_endpoint")?;
         Ok(Revocation {
-            client: self.clone(),
-            token: TokenValue::new(token),
-            hint,
-            state: State::New,
+            post: TokenPost::new(
+                self,
+                (FLOW, "revocation_endpoint"),
+                |e| e.revocation.as_ref(),
+                token,
+                hint,
+            )?,
         })
     }
 }
@@ -124,37 +126,14 @@ impl Client {
 /// ```
 #[derive(Debug)]
 pub struct Revocation {
-    client: Client,
-    token: TokenValue,
-    hint: Option<TokenTypeHint>,
-    state: State,
-}
-
-impl Revocation {
-    fn unexpected(&mut self, call: &'static str) -> Error {
-        self.state = State::Finished;
-        Error::UnexpectedCall { flow: FLOW, call }
-    }
+    post: TokenPost,
 }
 
 impl Flow for Revocation {
     type Output = ();
 
     fn start(&mut self, _now: UnixTime) -> Result<Step<()>, Error> {
-        if self.state != State::New {
-            return Err(self.unexpected("start after the flow had started"));
-        }
-        self.state = State::Finished;
-        let endpoint = self
-            .client
-            .require_endpoint(|e| e.revocation.as_ref(), "revocation_endpoint")?;
-        let request = self.client.authenticated_request(
-            endpoint,
-            token_params(&self.token, self.hint.as_ref()),
-            false,
-        );
-        self.state = State::Sent;
-        Ok(Step::Send(request))
+        self.post.start().map(Step::Send)
     }
 
     fn handle_response(
@@ -162,18 +141,15 @@ impl Flow for Revocation {
         response: HttpResponse,
         _now: UnixTime,
     ) -> Result<Step<()>, Error> {
-        if self.state != State::Sent {
-            return Err(self.unexpected("handle_response without a request in flight"));
-        }
-        self.state = State::Finished;
+        let token = self.post.answered()?;
         if response.status().is_success() {
             return Ok(Step::Done(()));
         }
-        Err(scrub(revocation_error(&response), self.token.secret()))
+        Err(scrub(revocation_error(&response), token))
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<()>, Error> {
-        Err(self.unexpected("handle_timeout: this flow never waits"))
+        Err(self.post.timeout())
     }
 }
 
