@@ -421,3 +421,26 @@ fn a_refresh_that_got_no_answer_is_retried_after_the_delay() {
     assert!(session.is_rejected());
     let _rejected = refresh_of(session.access_token(&client(), at(3561)).unwrap());
 }
+
+#[test]
+fn a_session_ended_while_its_refresh_was_in_flight_stays_ended() {
+    let mut session = session();
+    let refresh = refresh_of(session.access_token(&client(), at(3590)).unwrap());
+    session.end();
+    let result = drive(
+        refresh,
+        at(3590),
+        answer(json!({"access_token": "at-2", "token_type": "Bearer", "refresh_token": "rt-2"})),
+    );
+    let applied = session.apply_refresh(result, at(3590));
+    assert!(
+        matches!(applied, Applied::Ended(Error::SessionEnded)),
+        "{applied:?}"
+    );
+    assert!(session.is_ended());
+    assert_eq!(session.tokens().access_token.secret(), "at-1");
+    assert!(matches!(
+        session.apply_renewal(Ok(tokens()), at(3590)),
+        Applied::Ended(Error::SessionEnded)
+    ));
+}

@@ -298,6 +298,11 @@ impl Session {
     /// the failure. Store the session again after [`Applied::Updated`];
     /// clear it after [`Applied::Ended`].
     pub fn apply_refresh(&mut self, result: Result<Refreshed, Error>, now: UnixTime) -> Applied {
+        if self.is_ended() {
+            // Ended while the refresh was in flight (a logout, say): it stays
+            // ended, and new tokens are not taken in.
+            return Applied::Ended(Error::SessionEnded);
+        }
         match result {
             Ok(refreshed) => {
                 let mut missing_scopes = refreshed.missing_scopes;
@@ -316,6 +321,9 @@ impl Session {
     /// Applies the result of the client credentials grant [`Access::Renew`]
     /// handed out.
     pub fn apply_renewal(&mut self, result: Result<TokenSet, Error>, now: UnixTime) -> Applied {
+        if self.is_ended() {
+            return Applied::Ended(Error::SessionEnded);
+        }
         match result {
             Ok(tokens) => {
                 let missing_scopes = self.lost_scopes(&tokens);
