@@ -119,6 +119,9 @@
 //! request's connection instead of pooling it, so the next request never
 //! reads the answer meant for the abandoned one. To bound a whole flow, race
 //! it against a timer (`futures_lite::future::or`, `smol::future::or`, …).
+//! A [`TokenSource`] whose leading task is dropped mid-refresh hands the
+//! refresh to a task still waiting (see its docs for why a refresh is best
+//! not cut short).
 
 use core::fmt;
 use core::future::Future;

@@ -134,7 +134,12 @@ impl<E: std::error::Error + 'static> std::error::Error for TokenError<E> {
 ///
 /// Every future here may be dropped: a task that stops waiting leaves the
 /// others as they were, and a leader dropped mid-request hands the renewal
-/// to the next waiting task, which sends it again.
+/// to the next waiting task, which sends it again. One caution: a refresh
+/// dropped after the server took it may already have rotated the refresh
+/// token, and the server then refuses the one sent again (`invalid_grant`,
+/// which ends the session). So do not race [`token`](Self::token) against a
+/// short timer of your own; the built-in client's timeouts (10 s to
+/// connect, 30 s overall) already bound it.
 ///
 /// **Persist the session after every change**: a rotated refresh token
 /// replaces the old one, which the server may no longer accept (and reusing
