@@ -11,9 +11,15 @@
 //! - "client thread": the thread that drives the flows (ureq does all its
 //!   work there; so does the async client under `async_io::block_on`, which
 //!   polls the reactor on the calling thread);
-//! - "client process": every thread of the process but the server's (for
-//!   the async adapter this adds async-io's helper thread and the `blocking`
-//!   pool that resolves the address before the one connect).
+//! - "client threads": every live thread of the process but the server's
+//!   (for the async adapter this adds async-io's helper thread and the
+//!   `blocking` pool that resolves the address before the one connect). A
+//!   thread that has exited is no longer listed, so this misses the thread
+//!   ureq spawns to resolve the host of every request (its resolver runs on
+//!   a thread of its own whenever a timeout is set, pooled connection or not);
+//! - "process total": the whole process's CPU from `/proc/self/stat`
+//!   (exited threads included, in 10 ms ticks, so ±10 ms per round) less
+//!   the server threads' own.
 //!
 //! Wall time per flow is printed beside it. `cargo bench -p grantflow-benches
 //! --bench adapters_loopback` measures (3 rounds of 2,000 flows per adapter
@@ -59,18 +65,36 @@ fn cpu_ns(task: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU of the calling thread, and of every thread but `excluded`.
-fn cpu_snapshot(excluded: &[u32]) -> (u64, u64) {
+/// The whole process's user and system time, exited threads included, in
+/// nanoseconds (`/proc/self/stat` counts in ticks of 1/100 s, Linux's
+/// `USER_HZ`).
+fn process_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc/self/stat");
+    // Fields after the command name (which may hold spaces): state is the
+    // 3rd field, utime the 14th and stime the 15th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields[i].parse::<u64>().unwrap();
+    (ticks(11) + ticks(12)) * 10_000_000
+}
+
+/// CPU of the calling thread, of every live thread but `excluded`, of the
+/// `excluded` ones, and of the whole process.
+fn cpu_snapshot(excluded: &[u32]) -> [u64; 4] {
     let own = cpu_ns(&thread_id().to_string());
-    let mut all = 0;
+    let (mut others, mut server) = (0, 0);
     for entry in std::fs::read_dir("/proc/self/task").expect("Linux /proc") {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name.parse().is_ok_and(|tid: u32| excluded.contains(&tid)) {
-            continue;
+            server += cpu_ns(&name);
+        } else {
+            others += cpu_ns(&name);
         }
-        all += cpu_ns(&name);
     }
-    (own, all)
+    [own, others, server, process_ns()]
 }
 
 impl Server {
@@ -221,16 +245,17 @@ fn check(tokens: &TokenSet) {
     );
 }
 
-/// One measured round: client-thread CPU, client-process CPU and wall time,
-/// each per flow, in microseconds.
-fn round<A: Adapter>(adapter: &A, client: &Client, server: &Server, flows: usize) -> [f64; 3] {
+/// One measured round: CPU of the client thread, of the client's live
+/// threads, of the process less the server, and wall time, each per flow,
+/// in microseconds.
+fn round<A: Adapter>(adapter: &A, client: &Client, server: &Server, flows: usize) -> [f64; 4] {
     let excluded = server.threads();
     let before = server.requests.load(Ordering::SeqCst);
-    let (own0, all0) = cpu_snapshot(&excluded);
+    let [own0, all0, server0, total0] = cpu_snapshot(&excluded);
     let start = Instant::now();
     adapter.run(client, flows);
     let wall = start.elapsed();
-    let (own1, all1) = cpu_snapshot(&excluded);
+    let [own1, all1, server1, total1] = cpu_snapshot(&excluded);
     assert_eq!(
         server.requests.load(Ordering::SeqCst) - before,
         flows,
@@ -240,6 +265,9 @@ fn round<A: Adapter>(adapter: &A, client: &Client, server: &Server, flows: usize
     [
         per(own1.saturating_sub(own0)),
         per(all1.saturating_sub(all0)),
+        per(total1
+            .saturating_sub(total0)
+            .saturating_sub(server1.saturating_sub(server0))),
         per(u64::try_from(wall.as_nanos()).unwrap()),
     ]
 }
@@ -277,7 +305,7 @@ fn main() {
         assert_eq!(bodies[0], bodies[1], "both adapters send the same body");
     }
 
-    let mut results: [Vec<[f64; 3]>; 2] = [Vec::new(), Vec::new()];
+    let mut results: [Vec<[f64; 4]>; 2] = [Vec::new(), Vec::new()];
     for _ in 0..rounds {
         results[0].push(round(&ureq, &client, &server, flows));
         results[1].push(round(&async_client, &client, &server, flows));
@@ -285,7 +313,9 @@ fn main() {
     assert_eq!(server.connections.load(Ordering::SeqCst), 2);
     if !measure {
         println!(
-            "adapters_loopback: both adapters checked ({flows} flows each); run with `cargo bench` to measure"
+            "adapters_loopback: both adapters checked ({flows} flows each, debug build, not a measurement: \
+             {:.0?} / {:.0?} µs per flow); run with `cargo bench` to measure",
+            results[0][0], results[1][0]
         );
         return;
     }
@@ -294,35 +324,33 @@ fn main() {
         "client credentials over loopback, {rounds} rounds of {flows} flows per adapter, alternating (µs per flow)"
     );
     println!(
-        "{:<16} {:>5} {:>14} {:>15} {:>10}",
-        "adapter", "round", "client thread", "client process", "wall"
+        "{:<16} {:>5} {:>14} {:>15} {:>14} {:>10}",
+        "adapter", "round", "client thread", "client threads", "process total", "wall"
     );
     let names = [Ureq::NAME, Async::NAME];
+    let row = |name: &str, label: &str, [own, all, total, wall]: [f64; 4]| {
+        println!("{name:<16} {label:>5} {own:>14.2} {all:>15.2} {total:>14.2} {wall:>10.2}");
+    };
     for (name, rows) in names.iter().zip(&results) {
-        for (i, [own, all, wall]) in rows.iter().enumerate() {
-            println!(
-                "{name:<16} {:>5} {own:>14.2} {all:>15.2} {wall:>10.2}",
-                i + 1
-            );
+        for (i, values) in rows.iter().enumerate() {
+            row(name, &(i + 1).to_string(), *values);
         }
     }
-    let medians: Vec<[f64; 3]> = results
+    let medians: Vec<[f64; 4]> = results
         .iter()
         .map(|rows| {
-            let column = |c: usize| median(&mut rows.iter().map(|r| r[c]).collect::<Vec<_>>());
-            [column(0), column(1), column(2)]
+            core::array::from_fn(|c| median(&mut rows.iter().map(|r| r[c]).collect::<Vec<_>>()))
         })
         .collect();
-    for (name, [own, all, wall]) in names.iter().zip(&medians) {
-        println!(
-            "{name:<16} {:>5} {own:>14.2} {all:>15.2} {wall:>10.2}",
-            "med"
-        );
+    for (name, values) in names.iter().zip(&medians) {
+        row(name, "med", *values);
     }
+    let ratio = |c: usize| medians[1][c] / medians[0][c];
     println!(
-        "async / ureq (medians): client thread {:.2}, client process {:.2}, wall {:.2}",
-        medians[1][0] / medians[0][0],
-        medians[1][1] / medians[0][1],
-        medians[1][2] / medians[0][2]
+        "async / ureq (medians): client thread {:.2}, client threads {:.2}, process total {:.2}, wall {:.2}",
+        ratio(0),
+        ratio(1),
+        ratio(2),
+        ratio(3)
     );
 }
