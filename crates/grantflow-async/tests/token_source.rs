@@ -3,7 +3,9 @@
 //! async-std: 64 tasks due at once cause one refresh, waiters share the
 //! leader's error, a cancelled leader hands the renewal on, an ended session
 //! answers ended forever, a transport error keeps the old token while it is
-//! good, a client credentials session renews by running its grant again.
+//! good, a client credentials session renews by running its grant again;
+//! and a caller's own `!Send` client on a single-threaded executor, where a
+//! 503 keeps the old token and 64 futures share one refresh.
 
 // Test code: a panic is a failed test.
 #![allow(
@@ -577,4 +579,109 @@ fn the_source_and_its_future_are_send_and_sync() {
     // Debug shows no token.
     let shown = format!("{source:?} {:?}", source.session());
     assert!(!shown.contains("\"at\""), "{shown}");
+}
+
+/// A client of the caller's own ([`AsyncHttpClient`] in a few lines),
+/// answering from memory: 503 first, then rotated tokens. It counts its
+/// requests, and its futures are not `Send` (an `Rc` inside): the source
+/// runs on a single-threaded executor all the same.
+struct Scripted {
+    sent: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl grantflow_async::AsyncHttpClient for Scripted {
+    type Error = std::io::Error;
+
+    async fn send(
+        &self,
+        request: grantflow::HttpRequest,
+    ) -> Result<grantflow::HttpResponse, std::io::Error> {
+        assert_eq!(request.uri().path(), "/token");
+        let n = self.sent.get();
+        self.sent.set(n + 1);
+        // Let the other futures run while this request is "in flight".
+        futures_lite::future::yield_now().await;
+        let (status, body) = match n {
+            0 => (503, r#"{"error":"temporarily_unavailable"}"#),
+            _ => (200, ROTATED),
+        };
+        Ok(http::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap())
+    }
+}
+
+#[test]
+fn a_callers_own_client_a_5xx_and_sixty_four_futures_on_one_thread() {
+    let sent = std::rc::Rc::new(std::cell::Cell::new(0));
+    let client = Client::new(
+        ClientId::new("app"),
+        ClientAuth::ClientSecretBasic(ClientSecret::new("s3cret")),
+    )
+    .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
+    // Within the 60 s margin of the old token's expiry: due, still good.
+    let clock = FakeClock::at(T0 + 3550);
+    let source: TokenSource<Scripted> =
+        TokenSource::builder(session(), client, Scripted { sent: sent.clone() })
+            .clock(clock.reader())
+            .build();
+
+    futures_lite::future::block_on(async {
+        // The 503: the session goes on with the old token, and waits
+        // RETRY_DELAY (10 s) before asking again.
+        assert_eq!(source.token().await.unwrap().access_token.secret(), "old");
+        assert_eq!(sent.get(), 1);
+        clock.set(T0 + 3559);
+        assert_eq!(source.token().await.unwrap().access_token.secret(), "old");
+        assert_eq!(sent.get(), 1, "no new request within the retry delay");
+
+        // After the delay, 64 futures polled together on this one thread:
+        // one request, one new token for all.
+        clock.set(T0 + 3561);
+        let futures: Vec<Pin<Box<dyn Future<Output = _>>>> = (0..64)
+            .map(|_| Box::pin(source.token()) as Pin<Box<dyn Future<Output = _>>>)
+            .collect();
+        let mut outputs: Vec<Option<Result<TokenSet, TokenError<std::io::Error>>>> =
+            futures.iter().map(|_| None).collect();
+        let mut futures = futures;
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+                if output.is_none() {
+                    match future.as_mut().poll(cx) {
+                        Poll::Ready(value) => *output = Some(value),
+                        Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        for output in outputs {
+            assert_eq!(output.unwrap().unwrap().access_token.secret(), "new");
+        }
+        assert_eq!(sent.get(), 2, "one refresh for 64 futures");
+    });
+
+    // Once the old token has expired, a 503 is an error the caller sees,
+    // and it says a retry may help (the session does not end).
+    let sent = std::rc::Rc::new(std::cell::Cell::new(0));
+    let client = Client::new(ClientId::new("app"), ClientAuth::None)
+        .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
+    let clock = FakeClock::at(T0 + 3700);
+    let source = TokenSource::builder(session(), client, Scripted { sent: sent.clone() })
+        .clock(clock.reader())
+        .build();
+    let error = futures_lite::future::block_on(source.token()).unwrap_err();
+    assert!(matches!(error, TokenError::Failed(_)), "{error}");
+    assert!(error.is_retryable());
+    assert_eq!(error.oauth_code(), Some(&ErrorCode::TemporarilyUnavailable));
+    assert!(!source.is_ended());
+    assert_eq!(sent.get(), 1);
 }
