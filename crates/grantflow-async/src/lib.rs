@@ -5,12 +5,15 @@
 //! under smol, async-std, `futures_lite::future::block_on`, a GUI event loop
 //! or any other executor.
 //!
-//! Two parts:
+//! Three parts:
 //!
 //! - [`drive`] runs any [`Flow`] over an [`AsyncHttpClient`], a trait of one
 //!   method any caller can implement for the HTTP stack they already have
 //!   (see its docs for an example in a few lines);
-//! - [`HttpClient`] is the built-in client, set up the way OAuth wants it.
+//! - [`HttpClient`] is the built-in client, set up the way OAuth wants it;
+//! - [`TokenSource`] shares one [`grantflow::Session`] between tasks: a
+//!   usable access token on demand, refreshed (or renewed) once however many
+//!   tasks ask at the same moment, on any executor.
 //!
 //! On smol:
 //!
@@ -116,9 +119,9 @@
 //! request's connection instead of pooling it, so the next request never
 //! reads the answer meant for the abandoned one. To bound a whole flow, race
 //! it against a timer (`futures_lite::future::or`, `smol::future::or`, …).
-
-// To come with the token lifecycle (issue 9, item 4): an async token source
-// on `async-lock`, where many tasks asking at once cause one refresh.
+//! A [`TokenSource`] whose leading task is dropped mid-refresh hands the
+//! refresh to a task still waiting (see its docs for why a refresh is best
+//! not cut short).
 
 use core::fmt;
 use core::future::Future;
@@ -128,8 +131,10 @@ use grantflow::{Flow, HttpRequest, HttpResponse, Step, UnixTime};
 
 mod client;
 mod connection;
+mod token_source;
 
 pub use crate::client::{HttpClient, HttpClientBuilder, Proxy, TransportError, TransportErrorKind};
+pub use crate::token_source::{TokenError, TokenSource, TokenSourceBuilder};
 
 /// Re-exported: rustls, whose `ClientConfig` [`HttpClientBuilder::tls_config`] takes.
 pub use futures_rustls::rustls;
@@ -401,7 +406,7 @@ pub async fn drive_observed<C: AsyncHttpClient, F: Flow>(
 
 /// Where the driver reads the time and how it waits: the system clock and an
 /// [`async_io::Timer`], or a fake clock in tests.
-trait Clock {
+pub(crate) trait Clock {
     fn now(&self) -> UnixTime;
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()>;
 }
@@ -421,7 +426,7 @@ impl Clock for SystemClock {
 
 /// The driver loop: three arms, no catch-all (a step added to the core is a
 /// compile error here).
-async fn run<C: AsyncHttpClient, F: Flow, K: Clock>(
+pub(crate) async fn run<C: AsyncHttpClient, F: Flow, K: Clock>(
     client: &C,
     mut flow: F,
     mut observe: impl FnMut(Event<'_>),
