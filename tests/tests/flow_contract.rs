@@ -299,3 +299,169 @@ mod oidc {
         assert_ended(&mut exchange, json_response(200, TOKENS));
     }
 }
+
+/// The lifecycle's flows and the newer grants: refresh, revocation,
+/// introspection, device authorization and polling, PAR, logout.
+mod lifecycle_and_newer_grants {
+    use super::*;
+    use grantflow::testing::CountingRng;
+    use grantflow::{
+        AccessToken, Endpoints, LogoutOptions, RefreshToken, Scope, Session, TokenSet, TokenType,
+        TokenTypeHint,
+    };
+
+    fn client() -> Client {
+        let mut endpoints = Endpoints::default();
+        for (slot, path) in [
+            (&mut endpoints.token, "token"),
+            (&mut endpoints.revocation, "revoke"),
+            (&mut endpoints.introspection, "introspect"),
+            (&mut endpoints.device_authorization, "device"),
+            (&mut endpoints.pushed_authorization_request, "par"),
+            (&mut endpoints.authorization, "authorize"),
+            (&mut endpoints.end_session, "logout"),
+        ] {
+            *slot = Some(EndpointUrl::parse(&format!("https://as.example.com/{path}")).unwrap());
+        }
+        Client::new(
+            ClientId::new("svc"),
+            ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
+        )
+        .with_endpoints(endpoints)
+    }
+
+    /// Starts `flow`, answers its first request with `bad` (which must
+    /// fail it), prints nothing secret on the way, and checks it ended.
+    fn fails_then_ends<F: Flow>(mut flow: F, bad: HttpResponse, good: HttpResponse)
+    where
+        F: Debug,
+        F::Output: Debug,
+    {
+        assert_no_secret(&flow);
+        let step = flow.start(NOW).unwrap();
+        assert_no_secret(&step);
+        let error = flow.handle_response(bad, NOW).unwrap_err();
+        assert_no_secret(&error);
+        assert!(!error.to_string().contains(ACCESS) && !error.to_string().contains(REFRESH));
+        assert_no_secret(&flow);
+        assert_ended(&mut flow, good);
+    }
+
+    #[test]
+    fn refresh_revocation_and_introspection_end_after_an_error_and_print_no_secret() {
+        let client = client();
+        let refresh = RefreshToken::new(REFRESH);
+        fails_then_ends(
+            client.refresh(&refresh).unwrap(),
+            json_response(400, r#"{"error":"invalid_grant"}"#),
+            json_response(200, TOKENS),
+        );
+        fails_then_ends(
+            client.revoke_refresh_token(&refresh).unwrap(),
+            json_response(400, r#"{"error":"unsupported_token_type"}"#),
+            response(200, None, ""),
+        );
+        // A server echoing the token in its error must not make it print.
+        fails_then_ends(
+            client
+                .introspect(ACCESS, Some(TokenTypeHint::AccessToken))
+                .unwrap(),
+            json_response(
+                400,
+                r#"{"error":"invalid_request","error_description":"bad token access-token-Tz52Wd"}"#,
+            ),
+            json_response(200, r#"{"active":false}"#),
+        );
+    }
+
+    #[test]
+    fn device_flow_and_par_end_after_an_error() {
+        let client = client();
+        fails_then_ends(
+            client
+                .device_authorization()
+                .unwrap()
+                .scope(Scope::new("a").unwrap()),
+            json_response(400, r#"{"error":"invalid_client"}"#),
+            json_response(
+                200,
+                r#"{"device_code":"d","user_code":"U","verification_uri":"https://as.example.com/d","expires_in":600}"#,
+            ),
+        );
+        let push = client
+            .authorize("https://app.example.com/cb")
+            .unwrap()
+            .push(&mut CountingRng::new(3), NOW)
+            .unwrap();
+        fails_then_ends(
+            push,
+            json_response(400, r#"{"error":"invalid_request"}"#),
+            json_response(201, r#"{"request_uri":"urn:x","expires_in":60}"#),
+        );
+    }
+
+    #[test]
+    fn device_polling_never_goes_back_in_time_and_an_early_timeout_changes_nothing() {
+        let client = client();
+        let mut request = client.device_authorization().unwrap();
+        let _ = request.start(NOW).unwrap();
+        let Step::Done(authorization) = request
+            .handle_response(
+                json_response(
+                    200,
+                    r#"{"device_code":"d","user_code":"U","verification_uri":"https://as.example.com/d","expires_in":600,"interval":5}"#,
+                ),
+                NOW,
+            )
+            .unwrap()
+        else {
+            panic!("expected the device authorization")
+        };
+        let mut poll = authorization.poll();
+        let Step::WaitUntil(first) = poll.start(NOW).unwrap() else {
+            panic!("polling starts by waiting")
+        };
+        assert!(first > NOW);
+        // Early: the same deadline, nothing sent.
+        let Step::WaitUntil(again) = poll.handle_timeout(NOW).unwrap() else {
+            panic!("an early timeout keeps waiting")
+        };
+        assert_eq!(again, first);
+        let Step::Send(_) = poll.handle_timeout(first).unwrap() else {
+            panic!("the first poll is sent at its deadline")
+        };
+        let Step::WaitUntil(next) = poll
+            .handle_response(json_response(400, r#"{"error":"slow_down"}"#), first)
+            .unwrap()
+        else {
+            panic!("slow_down waits")
+        };
+        assert!(next > first, "WaitUntil went back in time");
+        assert_no_secret(&poll);
+    }
+
+    #[test]
+    fn logout_prints_no_token() {
+        let session = Session::from_tokens(
+            TokenSet::new(AccessToken::new(ACCESS), TokenType::Bearer, NOW)
+                .with_refresh_token(RefreshToken::new(REFRESH)),
+        );
+        assert_no_secret(&session);
+        let mut logout = session.logout(&client(), &LogoutOptions::new()).unwrap();
+        assert_no_secret(&logout);
+        let step = logout.start(NOW).unwrap();
+        assert_no_secret(&step);
+        let step = logout
+            .handle_response(
+                json_response(503, r#"{"error":"temporarily_unavailable"}"#),
+                NOW,
+            )
+            .unwrap();
+        assert_no_secret(&step);
+        let done = logout
+            .handle_response(response(200, None, ""), NOW)
+            .unwrap();
+        assert_no_secret(&done);
+        assert_ended(&mut logout, response(200, None, ""));
+    }
+}
