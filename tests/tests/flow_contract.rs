@@ -332,9 +332,9 @@ mod lifecycle_and_newer_grants {
 
     /// Starts `flow`, answers its first request with `bad` (which must
     /// fail it), prints nothing secret on the way, and checks it ended.
-    fn fails_then_ends<F: Flow>(mut flow: F, bad: HttpResponse, good: HttpResponse)
+    fn fails_then_ends<F>(mut flow: F, bad: HttpResponse, good: HttpResponse)
     where
-        F: Debug,
+        F: Flow + Debug,
         F::Output: Debug,
     {
         assert_no_secret(&flow);
