@@ -857,7 +857,8 @@ pub enum IdTokenError {
     /// audience, authorized party or authentication than the original one
     /// (OIDC Core §12.2).
     ChangedOnRefresh {
-        /// The claim that differs: `iss`, `sub`, `aud`, `azp` or `auth_time`.
+        /// The claim that differs: `iss`, `sub`, `aud`, `azp` or `auth_time`;
+        /// or `iat`, when the new ID token is older than the one it replaces.
         claim: &'static str,
     },
 }

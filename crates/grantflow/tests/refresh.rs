@@ -282,6 +282,39 @@ fn a_refreshed_id_token_that_changes_identity_is_refused() {
 }
 
 #[test]
+fn a_refreshed_id_token_older_than_the_last_one_is_refused() {
+    let signer = test_signer(1, "k1");
+    let mut identity = identity();
+    identity.issued_at = Some(NOW.saturating_add_secs(1));
+    let flow = oidc_client()
+        .refresh(&RefreshToken::new("rt"))
+        .unwrap()
+        .identity(identity.clone());
+    let error = run(
+        flow,
+        token_body(Some(sign_jwt(&signer, &claims()).unwrap()), None, None),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        Error::IdToken(IdTokenError::ChangedOnRefresh { claim: "iat" })
+    );
+    // Issued in the same second as the last one: accepted.
+    identity.issued_at = Some(NOW);
+    let flow = oidc_client()
+        .refresh(&RefreshToken::new("rt"))
+        .unwrap()
+        .identity(identity);
+    assert!(
+        run(
+            flow,
+            token_body(Some(sign_jwt(&signer, &claims()).unwrap()), None, None)
+        )
+        .is_ok()
+    );
+}
+
+#[test]
 fn an_audience_that_only_reorders_is_the_same_audience() {
     let signer = test_signer(1, "k1");
     let identity = Identity::new(ISSUER, "alice", ["web-app".to_owned(), "api".to_owned()])

@@ -444,3 +444,34 @@ fn a_session_ended_while_its_refresh_was_in_flight_stays_ended() {
         Applied::Ended(Error::SessionEnded)
     ));
 }
+
+#[test]
+fn a_refreshed_id_token_moves_the_identitys_issue_time_on() {
+    let signer = test_signer(1, "k1");
+    let client = client()
+        .with_issuer(Issuer::new(ISSUER).unwrap())
+        .with_id_token_policy(
+            IdTokenPolicy::default().with_algorithms([grantflow::Algorithm::EdDsa]),
+        )
+        .with_jwks(jwk_set(&[&signer]).unwrap());
+    let mut identity = Identity::new(ISSUER, "alice", ["web-app".to_owned()]);
+    identity.issued_at = Some(NOW);
+    let mut session = session().with_identity(identity);
+    let refresh = refresh_of(session.access_token(&client, at(3590)).unwrap());
+    let id_token = sign_jwt(
+        &signer,
+        &json!({"iss": ISSUER, "sub": "alice", "aud": "web-app",
+                "iat": at(3590).as_secs(), "exp": at(4000).as_secs()}),
+    )
+    .unwrap();
+    let result = drive(
+        refresh,
+        at(3590),
+        answer(json!({"access_token": "at-2", "token_type": "Bearer", "id_token": id_token})),
+    );
+    assert!(matches!(
+        session.apply_refresh(result, at(3590)),
+        Applied::Updated { .. }
+    ));
+    assert_eq!(session.identity().unwrap().issued_at, Some(at(3590)));
+}

@@ -305,6 +305,10 @@ impl Session {
         }
         match result {
             Ok(refreshed) => {
+                if let (Some(identity), Some(id_token)) = (&mut self.identity, &refreshed.id_token)
+                {
+                    identity.issued_at = Some(id_token.claims().iat);
+                }
                 let mut missing_scopes = refreshed.missing_scopes;
                 missing_scopes.extend(self.lost_scopes(&refreshed.tokens));
                 missing_scopes.dedup();

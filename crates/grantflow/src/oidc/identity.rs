@@ -31,6 +31,10 @@ pub struct Identity {
     /// When the user authenticated (`auth_time`), if the ID token said.
     #[serde(default)]
     pub auth_time: Option<UnixTime>,
+    /// When the latest ID token was issued (`iat`), if known: a refreshed
+    /// ID token must not be older.
+    #[serde(default)]
+    pub issued_at: Option<UnixTime>,
 }
 
 impl Identity {
@@ -48,6 +52,7 @@ impl Identity {
             audience: audience.into_iter().collect(),
             authorized_party: None,
             auth_time: None,
+            issued_at: None,
         }
     }
 
@@ -74,11 +79,13 @@ impl Identity {
             audience: claims.aud.clone(),
             authorized_party: claims.azp.clone(),
             auth_time: claims.auth_time,
+            issued_at: Some(claims.iat),
         }
     }
 
     /// Checks that `claims`, from an ID token returned by a refresh, name
-    /// this identity (OIDC Core §12.2). The audiences are compared as sets.
+    /// this identity (OIDC Core §12.2). The audiences are compared as sets;
+    /// `iat` may not be earlier than the last ID token's.
     pub(crate) fn check_refreshed(&self, claims: &IdTokenClaims) -> Result<(), IdTokenError> {
         let changed = |claim| Err(IdTokenError::ChangedOnRefresh { claim });
         if claims.iss != self.issuer {
@@ -96,8 +103,15 @@ impl Identity {
         if claims.azp != self.authorized_party {
             return changed("azp");
         }
-        match (self.auth_time, claims.auth_time) {
-            (Some(original), Some(refreshed)) if original != refreshed => changed("auth_time"),
+        if let (Some(original), Some(refreshed)) = (self.auth_time, claims.auth_time) {
+            if original != refreshed {
+                return changed("auth_time");
+            }
+        }
+        // §12.2: its `iat` is the time the new ID token is issued, so never
+        // before the one it replaces (an old ID token replayed is refused).
+        match self.issued_at {
+            Some(previous) if claims.iat < previous => changed("iat"),
             _ => Ok(()),
         }
     }
