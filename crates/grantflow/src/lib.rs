@@ -100,7 +100,7 @@ pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
 pub use crate::endpoints::{Introspection, IntrospectionResponse, Revocation, TokenTypeHint};
 pub use crate::error::{
     CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,
-    MalformedResponse, SealError,
+    MalformedResponse, SealError, SignError,
 };
 pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
@@ -110,8 +110,7 @@ pub use crate::grants::{
     Refreshed, Rotation, SignIn, SignInExchange, SignInRequest,
 };
 pub use crate::jose::{
-    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,
-    sign_compact,
+    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, sign_compact,
 };
 pub use crate::lifecycle::{
     Access, Applied, DEFAULT_REFRESH_MARGIN, LoggedOut, Logout, RETRY_DELAY, Session,

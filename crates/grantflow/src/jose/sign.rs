@@ -16,6 +16,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
+use crate::error::SignError;
 
 /// How much of a caller's conflicting `alg` value an error quotes.
 const QUOTE_MAX: usize = 32;
@@ -166,69 +167,6 @@ macro_rules! forward_signer {
 }
 
 forward_signer!(&T, Box<T>, Arc<T>);
-
-/// Why a key could not become a signer, or a JWS could not be signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SignError {
-    /// The private key was refused: not the expected encoding, length,
-    /// algorithm or curve, or its parts do not belong together.
-    InvalidKey {
-        /// What was wrong, e.g. `"ed25519 seed is not 32 bytes"`.
-        reason: &'static str,
-    },
-    /// The caller's header sets `alg` to something other than the signer's
-    /// algorithm (RFC 7515 §4.1.1).
-    AlgorithmMismatch {
-        /// The signer's algorithm.
-        signer: Algorithm,
-        /// The header's `alg` as JSON, at most 32 characters.
-        header: String,
-    },
-    /// The caller's header cannot describe the JWS this module produces.
-    InvalidHeader {
-        /// What was wrong, e.g. `"kid is not a string"`.
-        reason: &'static str,
-    },
-    /// The signer returned a signature whose size does not fit its
-    /// algorithm, e.g. a DER-encoded ECDSA signature where RFC 7518 §3.4
-    /// wants the fixed-width `r || s`.
-    SignatureLength {
-        /// The signer's algorithm.
-        algorithm: Algorithm,
-        /// The number of bytes the signer returned.
-        length: usize,
-    },
-    /// The signer could not sign (for a user's signer: a key store or an HSM
-    /// that is unavailable, say).
-    Failed {
-        /// What failed, in the signer's words; never key material.
-        reason: String,
-    },
-}
-
-impl fmt::Display for SignError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SignError::InvalidKey { reason } => write!(f, "invalid signing key: {reason}"),
-            SignError::AlgorithmMismatch { signer, header } => {
-                write!(
-                    f,
-                    "header alg {header} conflicts with the signer's {signer}"
-                )
-            }
-            SignError::InvalidHeader { reason } => write!(f, "invalid jose header: {reason}"),
-            SignError::SignatureLength { algorithm, length } => write!(
-                f,
-                "the {algorithm} signer returned a signature of {length} bytes, \
-                 which does not fit the algorithm"
-            ),
-            SignError::Failed { reason } => write!(f, "signing failed: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for SignError {}
 
 /// An EdDSA signer with an Ed25519 key (RFC 8037 §3.1, RFC 8032 §5.1), on
 /// `ring`. Ed25519 signatures are deterministic, so this signer needs no
