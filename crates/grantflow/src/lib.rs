@@ -95,7 +95,9 @@ pub use rand_core;
 pub use url;
 
 pub use crate::alg::{Algorithm, KeyType};
-pub use crate::client::{Client, ClientAuth, Endpoints, IdTokenPolicy};
+pub use crate::client::{
+    AssertionAudience, Client, ClientAssertion, ClientAuth, Endpoints, IdTokenPolicy,
+};
 pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
 pub use crate::endpoints::{Introspection, IntrospectionResponse, Revocation, TokenTypeHint};
 pub use crate::error::{
@@ -110,7 +112,8 @@ pub use crate::grants::{
     Refreshed, Rotation, SignIn, SignInExchange, SignInRequest,
 };
 pub use crate::jose::{
-    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, sign_compact,
+    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, pkcs8_pem_to_der,
+    sign_compact,
 };
 pub use crate::lifecycle::{
     Access, Applied, DEFAULT_REFRESH_MARGIN, LoggedOut, Logout, RETRY_DELAY, Session,

@@ -13,10 +13,12 @@ use crate::error::Error;
 use crate::jose::JwkSet;
 use crate::types::ClientId;
 
+mod assertion;
 mod auth;
 mod keys;
 mod policy;
 
+pub use assertion::{AssertionAudience, ClientAssertion};
 pub use auth::ClientAuth;
 use keys::KeyCache;
 
@@ -60,6 +62,8 @@ struct ClientInner {
     keys: Arc<KeyCache>,
     /// Token types besides `Bearer` the caller handles itself, lower-case.
     accepted_token_types: Vec<String>,
+    /// The `aud` of JWT client assertions (RFC 7523 §3).
+    assertion_audience: AssertionAudience,
 }
 
 /// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
@@ -130,6 +134,7 @@ impl Client {
                 policy: IdTokenPolicy::default(),
                 keys: Arc::new(KeyCache::default()),
                 accepted_token_types: Vec::new(),
+                assertion_audience: AssertionAudience::default(),
             }),
         }
     }
@@ -261,6 +266,20 @@ impl Client {
         self
     }
 
+    /// Sets the `aud` of JWT client assertions (`private_key_jwt`,
+    /// `client_secret_jwt`): the issuer by default; see
+    /// [`AssertionAudience`] for which providers want which.
+    #[must_use]
+    pub fn with_assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        Arc::make_mut(&mut self.inner).assertion_audience = audience;
+        self
+    }
+
+    /// The `aud` JWT client assertions name.
+    pub fn assertion_audience(&self) -> AssertionAudience {
+        self.inner.assertion_audience
+    }
+
     /// Whether the caller accepted this (non-`Bearer`) token type.
     pub(crate) fn accepts_token_type(&self, token_type: &str) -> bool {
         self.inner
@@ -344,7 +363,10 @@ mod tests {
         let client = Client::new(ClientId::new("spa app"), ClientAuth::None)
             .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
         let request = client
-            .token_request([("grant_type", "refresh_token"), ("refresh_token", "r&t")])
+            .token_request(
+                [("grant_type", "refresh_token"), ("refresh_token", "r&t")],
+                crate::time::UnixTime::EPOCH,
+            )
             .unwrap();
         assert_eq!(request.method(), "POST");
         assert_eq!(request.uri(), "https://as.example.com/token");

@@ -158,7 +158,7 @@ impl ClientCredentials {
 impl Flow for ClientCredentials {
     type Output = TokenSet;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<TokenSet>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<TokenSet>, Error> {
         if self.state != State::New {
             self.state = State::Finished;
             return Err(Error::UnexpectedCall {
@@ -178,7 +178,7 @@ impl Flow for ClientCredentials {
             params.push(("scope", scope.as_str()));
         }
         params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let request = self.client.token_request(params)?;
+        let request = self.client.token_request(params, now)?;
         self.state = State::Sent;
         Ok(Step::Send(request))
     }

@@ -201,7 +201,7 @@ impl DeviceAuthorizationRequest {
 impl Flow for DeviceAuthorizationRequest {
     type Output = DeviceAuthorization;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<DeviceAuthorization>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<DeviceAuthorization>, Error> {
         if self.state != RequestState::New {
             return Err(self.unexpected("start after the flow had started"));
         }
@@ -223,7 +223,9 @@ impl Flow for DeviceAuthorizationRequest {
             params.push(("scope", scope.as_str()));
         }
         params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let request = self.client.authenticated_request(endpoint, params, false);
+        let request = self
+            .client
+            .authenticated_request(endpoint, params, false, now)?;
         self.state = RequestState::Sent;
         Ok(Step::Send(request))
     }
@@ -470,10 +472,13 @@ impl DevicePoll {
             return Err(Error::DeviceCodeExpired { expired_at });
         }
         self.state = PollState::Finished;
-        let request = self.authorization.client.token_request([
-            ("grant_type", GRANT_TYPE),
-            ("device_code", self.authorization.device_code.0.as_str()),
-        ])?;
+        let request = self.authorization.client.token_request(
+            [
+                ("grant_type", GRANT_TYPE),
+                ("device_code", self.authorization.device_code.0.as_str()),
+            ],
+            now,
+        )?;
         self.state = PollState::AwaitingTokens;
         Ok(Step::Send(request))
     }

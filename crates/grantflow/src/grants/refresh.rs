@@ -276,7 +276,7 @@ impl Refresh {
 impl Flow for Refresh {
     type Output = Refreshed;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<Refreshed>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<Refreshed>, Error> {
         match core::mem::replace(&mut self.state, State::Finished) {
             State::New => {}
             State::Finished => return Err(self.unexpected("start after the flow ended")),
@@ -296,7 +296,7 @@ impl Flow for Refresh {
             params.push(("scope", scope.as_str()));
         }
         params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let request = self.client.token_request(params)?;
+        let request = self.client.token_request(params, now)?;
         self.state = State::AwaitingTokens;
         Ok(Step::Send(request))
     }

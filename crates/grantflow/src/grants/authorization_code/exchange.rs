@@ -81,7 +81,7 @@ impl ExchangeCore {
 
     /// The token request. The state is `Finished` unless it succeeds, so a
     /// failed or repeated start leaves the flow over.
-    fn start(&mut self) -> Result<Step<Exchanged>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<Exchanged>, Error> {
         match core::mem::replace(&mut self.state, ExchangeState::Finished) {
             ExchangeState::New => {}
             ExchangeState::AwaitingTokens | ExchangeState::AwaitingKeys(_) => {
@@ -91,12 +91,15 @@ impl ExchangeCore {
                 return Err(self.unexpected("start after the flow ended"));
             }
         }
-        let request = self.client.token_request([
-            ("grant_type", "authorization_code"),
-            ("code", self.code.0.as_str()),
-            ("redirect_uri", self.pending.redirect_uri.as_str()),
-            ("code_verifier", self.pending.code_verifier.secret()),
-        ])?;
+        let request = self.client.token_request(
+            [
+                ("grant_type", "authorization_code"),
+                ("code", self.code.0.as_str()),
+                ("redirect_uri", self.pending.redirect_uri.as_str()),
+                ("code_verifier", self.pending.code_verifier.secret()),
+            ],
+            now,
+        )?;
         self.state = ExchangeState::AwaitingTokens;
         Ok(Step::Send(request))
     }
@@ -269,8 +272,8 @@ impl fmt::Debug for SignInExchange {
 impl Flow for SignInExchange {
     type Output = SignIn;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<SignIn>, Error> {
-        map_done(self.core.start()?, sign_in)
+    fn start(&mut self, now: UnixTime) -> Result<Step<SignIn>, Error> {
+        map_done(self.core.start(now)?, sign_in)
     }
 
     fn handle_response(
@@ -330,8 +333,8 @@ impl fmt::Debug for CodeExchange {
 impl Flow for CodeExchange {
     type Output = TokenSet;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<TokenSet>, Error> {
-        map_done(self.core.start()?, |exchanged| Ok(exchanged.tokens))
+    fn start(&mut self, now: UnixTime) -> Result<Step<TokenSet>, Error> {
+        map_done(self.core.start(now)?, |exchanged| Ok(exchanged.tokens))
     }
 
     fn handle_response(
