@@ -33,6 +33,9 @@
 // `client-es256`, `client-rs256`); any algorithm oidc-provider enables for client assertions
 // (HS256, RS256, PS256, ES256, EdDSA) is accepted, so pkjwt-rs256 may sign with PS256 too.
 //
+// DPoP (RFC 9449) is on for every client, with a server nonce required in every proof (see
+// `features.dPoP`); a request without a DPoP proof is unaffected.
+//
 // par-app is registered with `require_pushed_authorization_requests`: the provider refuses its
 // authorization requests unless they were pushed (RFC 9126 §6).
 //
@@ -278,6 +281,14 @@ function configuration() {
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      // RFC 9449. Every DPoP proof must carry a server nonce (requireNonce), so a client's
+      // first proof is answered with `use_dpop_nonce` and a `DPoP-Nonce` header: the retry the
+      // interop tests exercise. Replayed proofs are refused (allowReplay: false, the default).
+      dPoP: {
+        enabled: true,
+        nonceSecret: Buffer.from('grantflow-test-dpop-nonce-secret'),
+        requireNonce: () => true,
+      },
       // RFC 9126. On by default in oidc-provider 8.8.1; explicit because the PAR interop tests
       // depend on it.
       pushedAuthorizationRequests: { enabled: true },

@@ -96,7 +96,7 @@ pub use url;
 
 pub use crate::alg::{Algorithm, KeyType};
 pub use crate::client::{
-    AssertionAudience, Client, ClientAssertion, ClientAuth, Endpoints, IdTokenPolicy,
+    AssertionAudience, Client, ClientAssertion, ClientAuth, DpopKey, Endpoints, IdTokenPolicy,
 };
 pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
 pub use crate::endpoints::{Introspection, IntrospectionResponse, Revocation, TokenTypeHint};

@@ -107,14 +107,17 @@ impl ClientAuth {
 
 impl Client {
     /// Builds a token endpoint request (RFC 6749 §3.2): a form POST of
-    /// `params`, authenticated with this client's method.
+    /// `params`, authenticated with this client's method, with a DPoP proof
+    /// (RFC 9449 §5) when the client has a DPoP key.
     pub(crate) fn token_request<'a>(
         &self,
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
         now: UnixTime,
     ) -> Result<HttpRequest, Error> {
         let endpoint = self.require_token_endpoint()?;
-        self.authenticated_request(endpoint, params, false, now)
+        let mut request = self.authenticated_request(endpoint, params, false, now)?;
+        self.attach_dpop(&mut request, None, now)?;
+        Ok(request)
     }
 
     /// A form POST of `params` to `endpoint`, authenticated with this

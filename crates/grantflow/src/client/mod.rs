@@ -15,11 +15,13 @@ use crate::types::ClientId;
 
 mod assertion;
 mod auth;
+mod dpop;
 mod keys;
 mod policy;
 
 pub use assertion::{AssertionAudience, ClientAssertion};
 pub use auth::ClientAuth;
+pub use dpop::DpopKey;
 use keys::KeyCache;
 
 pub use policy::IdTokenPolicy;
@@ -64,6 +66,8 @@ struct ClientInner {
     accepted_token_types: Vec<String>,
     /// The `aud` of JWT client assertions (RFC 7523 §3).
     assertion_audience: AssertionAudience,
+    /// The DPoP key (RFC 9449), if the client proves possession.
+    dpop: Option<DpopKey>,
 }
 
 /// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
@@ -114,6 +118,7 @@ impl fmt::Debug for Client {
             .field("issuer", &inner.issuer)
             .field("endpoints", &inner.endpoints)
             .field("jwks_uri", &inner.keys.jwks_uri)
+            .field("dpop", &inner.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -135,6 +140,7 @@ impl Client {
                 keys: Arc::new(KeyCache::default()),
                 accepted_token_types: Vec::new(),
                 assertion_audience: AssertionAudience::default(),
+                dpop: None,
             }),
         }
     }
@@ -257,7 +263,8 @@ impl Client {
     /// Without this, any type but `Bearer` ends the flow with
     /// [`Error::UnsupportedTokenType`] (RFC 6749 §7.1: a client must not use
     /// a token type it does not understand). `DPoP` cannot be accepted this
-    /// way: a DPoP-bound token is useless without the key it is bound to.
+    /// way: a DPoP-bound token is useless without the key it is bound to;
+    /// give the client its key with [`Client::with_dpop`] instead.
     #[must_use]
     pub fn accept_token_type(mut self, token_type: &str) -> Self {
         Arc::make_mut(&mut self.inner)

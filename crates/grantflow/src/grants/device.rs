@@ -332,6 +332,7 @@ impl DeviceAuthorization {
             interval: self.interval,
             failures: 0,
             state: PollState::New,
+            dpop_retried: false,
             authorization: self,
         }
     }
@@ -414,6 +415,9 @@ pub struct DevicePoll {
     /// Consecutive server failures (5xx), for the back-off.
     failures: u32,
     state: PollState,
+    /// Whether this poll's one retry with a DPoP nonce (RFC 9449 §8) was
+    /// spent; reset by any other answer.
+    dpop_retried: bool,
 }
 
 impl fmt::Debug for DevicePoll {
@@ -595,7 +599,17 @@ impl Flow for DevicePoll {
         now: UnixTime,
     ) -> Result<Step<DeviceTokens>, Error> {
         match core::mem::replace(&mut self.state, PollState::Finished) {
-            PollState::AwaitingTokens => self.on_tokens_response(&response, now),
+            PollState::AwaitingTokens => {
+                let retry = self.authorization.client.dpop_nonce_retry(&response)?;
+                if retry && !self.dpop_retried {
+                    // RFC 9449 §8: this poll once more, now, with the nonce.
+                    self.dpop_retried = true;
+                    self.state = PollState::Waiting(now);
+                    return self.advance(now);
+                }
+                self.dpop_retried = false;
+                self.on_tokens_response(&response, now)
+            }
             PollState::AwaitingKeys(tokens) => {
                 let keys = parse_jwks_response(&response)?;
                 self.authorization.client.store_jwks(keys);

@@ -52,6 +52,8 @@ struct ExchangeCore {
     /// `Some` for a sign-in: an ID token is then required and validated.
     check: Option<IdTokenCheck>,
     state: ExchangeState,
+    /// Whether the one retry with a DPoP nonce (RFC 9449 §8) was spent.
+    dpop_retried: bool,
 }
 
 impl ExchangeCore {
@@ -69,6 +71,7 @@ impl ExchangeCore {
             pending,
             check,
             state: ExchangeState::New,
+            dpop_retried: false,
         }
     }
 
@@ -91,6 +94,11 @@ impl ExchangeCore {
                 return Err(self.unexpected("start after the flow ended"));
             }
         }
+        self.send(now)
+    }
+
+    /// Sends the token request (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    fn send(&mut self, now: UnixTime) -> Result<Step<Exchanged>, Error> {
         let request = self.client.token_request(
             [
                 ("grant_type", "authorization_code"),
@@ -111,6 +119,12 @@ impl ExchangeCore {
     ) -> Result<Step<Exchanged>, Error> {
         match core::mem::replace(&mut self.state, ExchangeState::Finished) {
             ExchangeState::AwaitingTokens => {
+                if self.client.dpop_nonce_retry(&response)? && !self.dpop_retried {
+                    // RFC 9449 §8: once more with the server's nonce (the
+                    // code was not spent: the proof was refused first).
+                    self.dpop_retried = true;
+                    return self.send(now);
+                }
                 let tokens = parse_tokens_for(&self.client, &response, now)?;
                 self.finish(tokens, now, true)
             }
