@@ -175,7 +175,10 @@ fn a_bound_token_is_useless_as_bearer_and_a_replayed_proof_is_refused() {
     let challenge = replayed.headers()["www-authenticate"].to_str().unwrap();
     // oidc-provider words every refusal at UserInfo as invalid_token.
     assert!(challenge.starts_with("DPoP "), "{challenge}");
-    assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
     // A fresh proof for the same token still works: only the replay was refused.
     let (authorization, proof) = client
         .dpop_resource_headers(&http::Method::GET, &uri, &token, now())
