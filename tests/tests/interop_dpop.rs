@@ -260,3 +260,26 @@ fn many_proofs_never_repeat_a_jti() {
     }
     assert!(seen.len() >= 40);
 }
+
+#[test]
+fn the_ureq_middleware_sends_dpop_tokens_and_meets_the_nonce_challenge() {
+    use grantflow::Session;
+    use grantflow_ureq::{BearerAuth, TokenSource};
+
+    let provider = Provider::shared();
+    let discovered = discover(provider);
+    let (sign_in, _) = sign_in(provider, &web_app(&discovered, es256_key()));
+    // A client with the same key but no nonce in memory: the provider's
+    // UserInfo endpoint (a resource server) challenges its first proof.
+    let client = web_app(&discovered, es256_key());
+    let source = TokenSource::new(Session::from_sign_in(&sign_in), client, HttpClient::new());
+    let api = grantflow::EndpointUrl::parse(&provider.userinfo_endpoint()).unwrap();
+    let agent = BearerAuth::new(source, &api).agent();
+    let mut response = agent.get(provider.userinfo_endpoint()).call().unwrap();
+    assert_eq!(response.status(), 200);
+    let user: Value = serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    assert_eq!(user["sub"], "alice");
+    // The nonce is remembered: the next call needs no retry (and succeeds).
+    let response = agent.get(provider.userinfo_endpoint()).call().unwrap();
+    assert_eq!(response.status(), 200);
+}

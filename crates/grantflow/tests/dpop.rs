@@ -156,7 +156,7 @@ fn userinfo_meets_the_resource_servers_nonce_challenge_once() {
             .status(401)
             .header("www-authenticate", r#"DPoP error="use_dpop_nonce""#)
             .header("dpop-nonce", nonce)
-            .body(Vec::new())
+            .body(Vec::<u8>::new())
             .unwrap()
     };
     let retry = send(flow.handle_response(challenge("rs-1"), T0));

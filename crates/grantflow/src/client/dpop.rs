@@ -211,7 +211,7 @@ impl DpopKey {
     /// Remembers the `DPoP-Nonce` of `response` (from `uri`'s server), if
     /// it has a usable one (RFC 9449 §8.1: a server may send a fresh nonce
     /// with any response); whether it had.
-    pub(crate) fn remember_nonce(&self, uri: &Uri, response: &HttpResponse) -> bool {
+    pub(crate) fn remember_nonce<B>(&self, uri: &Uri, response: &http::Response<B>) -> bool {
         let Some(nonce) = response
             .headers()
             .get(DPOP_NONCE)
@@ -301,7 +301,10 @@ impl Client {
     /// with a nonce, so the request should be sent once more with fresh
     /// headers from [`dpop_resource_headers`](Self::dpop_resource_headers).
     /// Retry once; a second challenge is the server's final answer.
-    pub fn dpop_resource_challenge(&self, uri: &Uri, response: &HttpResponse) -> bool {
+    ///
+    /// Only the status and headers are read, so any response body type will
+    /// do (an adapter's streaming body, say).
+    pub fn dpop_resource_challenge<B>(&self, uri: &Uri, response: &http::Response<B>) -> bool {
         let Some(key) = self.dpop() else {
             return false;
         };
@@ -648,7 +651,7 @@ mod tests {
                 r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#,
             )
             .header("dpop-nonce", "eyJ7S_zG.eyJbYu3.xQmBj-1")
-            .body(Vec::new())
+            .body(Vec::<u8>::new())
             .unwrap();
         assert!(client.dpop_resource_challenge(&uri, &challenge));
         let (_, proof) = client
@@ -668,7 +671,7 @@ mod tests {
             .status(401)
             .header("www-authenticate", r#"DPoP error="invalid_token""#)
             .header("dpop-nonce", "n")
-            .body(Vec::new())
+            .body(Vec::<u8>::new())
             .unwrap();
         assert!(!client.dpop_resource_challenge(&uri, &other));
     }
