@@ -226,6 +226,60 @@ fn client_credentials_with_private_key_jwt_and_an_ed25519_dpop_key() {
     .unwrap();
     assert!(info.active);
     assert_eq!(info.token_type, Some(TokenType::DPoP));
+    // The provider's own thumbprint of the key (cnf.jkt, computed by the
+    // `jose` library) is the one grantflow computes (RFC 7638).
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", tokens.access_token.secret())
+        .append_pair("client_id", "cc-post")
+        .append_pair("client_secret", "cc-post-secret-0123456789abcdefgh")
+        .finish();
+    let mut response = grantflow_tests::provider::agent()
+        .post(provider.introspection_endpoint())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(body)
+        .unwrap();
+    let raw: Value = serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    assert_eq!(
+        raw["cnf"]["jkt"].as_str(),
+        client.dpop().unwrap().thumbprint().as_deref(),
+        "{raw}"
+    );
+}
+
+#[test]
+fn dpop_jkt_binds_the_code_to_the_key() {
+    let provider = Provider::shared();
+    let discovered = discover(provider);
+    let key = es256_key();
+    let jkt = key.thumbprint().unwrap();
+    let client = web_app(&discovered, key);
+    let begin = |client: &Client| {
+        client
+            .sign_in(REDIRECT_URI)
+            .unwrap()
+            .param("dpop_jkt", jkt.clone())
+            .begin(&mut os_rng(), now())
+            .unwrap()
+    };
+    // The code goes to the key whose thumbprint the request named.
+    let (url, pending) = begin(&client);
+    let location = provider.login(url.as_str(), ALICE).unwrap();
+    let (sign_in, _) = run(pending.callback(&client, &location, now()).unwrap());
+    assert_eq!(sign_in.tokens.token_type, TokenType::DPoP);
+    // Another key cannot redeem such a code.
+    let other = web_app(
+        &discovered,
+        DpopKey::new(Ed25519Signer::from_seed(&[1; 32]).unwrap(), &mut os_rng()).unwrap(),
+    );
+    let (url, pending) = begin(&other);
+    let location = provider.login(url.as_str(), ALICE).unwrap();
+    let exchange = pending.callback(&other, &location, now()).unwrap();
+    match drive(&HttpClient::new(), exchange) {
+        Err(grantflow_ureq::Error::Flow(grantflow::Error::OAuth(error))) => {
+            assert_eq!(error.error, grantflow::ErrorCode::InvalidGrant, "{error}");
+        }
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
 }
 
 #[test]

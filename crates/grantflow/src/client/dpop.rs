@@ -152,6 +152,35 @@ impl DpopKey {
         &self.jwk
     }
 
+    /// The key's JWK SHA-256 thumbprint (RFC 7638 §3), base64url: the
+    /// `jkt` a provider binds tokens to (RFC 9449 §6), and the value of the
+    /// `dpop_jkt` authorization request parameter (§10) that binds the code
+    /// to this key. `None` for a key type RFC 7638 §3.2 does not define the
+    /// members of (only `EC`, `OKP` and `RSA` are).
+    pub fn thumbprint(&self) -> Option<String> {
+        let required: &[&str] = match self.jwk.get("kty").and_then(Value::as_str)? {
+            "EC" => &["crv", "kty", "x", "y"],
+            "OKP" => &["crv", "kty", "x"],
+            "RSA" => &["e", "kty", "n"],
+            _ => return None,
+        };
+        // RFC 7638 §3.3: the required members only, in lexicographic order,
+        // no whitespace.
+        let mut json = String::from("{");
+        for (at, name) in required.iter().enumerate() {
+            let value = self.jwk.get(*name)?.as_str()?;
+            if at > 0 {
+                json.push(',');
+            }
+            json.push_str(&Value::from(*name).to_string());
+            json.push(':');
+            json.push_str(&Value::from(value).to_string());
+        }
+        json.push('}');
+        let digest = ring::digest::digest(&ring::digest::SHA256, json.as_bytes());
+        Some(URL_SAFE_NO_PAD.encode(digest.as_ref()))
+    }
+
     /// A proof for `method` on `uri` at `now` (RFC 9449 §4.2): header `typ`
     /// `dpop+jwt`, the signer's `alg`, `jwk`; claims `jti`, `htm`, `htu`
     /// (the URI without query and fragment), `iat`, `ath` when presenting
@@ -674,6 +703,37 @@ mod tests {
             .body(Vec::<u8>::new())
             .unwrap();
         assert!(!client.dpop_resource_challenge(&uri, &other));
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        // RFC 7638 §3.1: the RSA key and its thumbprint.
+        struct Rfc7638;
+        impl JwsSigner for Rfc7638 {
+            fn algorithm(&self) -> Algorithm {
+                Algorithm::Rs256
+            }
+            fn key_id(&self) -> Option<&str> {
+                None
+            }
+            fn sign(&self, _: &[u8]) -> Result<Vec<u8>, SignError> {
+                Ok(vec![0; 256])
+            }
+            fn public_jwk(&self) -> Option<Value> {
+                Some(serde_json::json!({
+                    "kty": "RSA",
+                    "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+                    "e": "AQAB",
+                    "alg": "RS256",
+                    "kid": "2011-04-29"
+                }))
+            }
+        }
+        let key = DpopKey::new(Rfc7638, &mut CountingRng::new(0)).unwrap();
+        assert_eq!(
+            key.thumbprint().as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
     }
 
     #[test]
