@@ -60,7 +60,7 @@ const MAX_NONCE_LEN: usize = 512;
 /// generator when the key is built.
 ///
 /// ```
-/// use grantflow::{Client, ClientAuth, ClientId, DpopKey, Ed25519Signer, EndpointUrl};
+/// use grantflow::{Client, ClientAuth, ClientId, DpopKey, Ed25519Signer};
 ///
 /// # fn main() -> Result<(), grantflow::Error> {
 /// let mut rng = grantflow::testing::CountingRng::new(0); // a real program: the OS generator
@@ -68,9 +68,10 @@ const MAX_NONCE_LEN: usize = 512;
 /// let client = Client::new(ClientId::new("app"), ClientAuth::None).with_dpop(key);
 ///
 /// // A request to a resource server: `Authorization: DPoP …` and a proof.
-/// let url = "https://api.example.com/photos?page=2".parse()?;
+/// let url = http::Uri::from_static("https://api.example.com/photos?page=2");
 /// let now = grantflow::UnixTime::from_secs(1_700_000_000);
-/// let (authorization, proof) = client.dpop_resource_headers(&http::Method::GET, &url, "Kz~8mXK1EalY", now)?;
+/// let (authorization, proof) =
+///     client.dpop_resource_headers(&http::Method::GET, &url, "Kz~8mXK1EalY", now)?;
 /// assert_eq!(authorization, "DPoP Kz~8mXK1EalY");
 /// assert!(proof.to_str().is_ok_and(|jwt| jwt.starts_with("eyJ")));
 /// # Ok(())
