@@ -507,6 +507,76 @@ fn pushed_authorization(provider: &Provider, http: &HttpClient) -> Result<(), Fa
     Ok(())
 }
 
+/// Client-side signing. JWT client authentication (RFC 7523 §2.2):
+/// `private_key_jwt` with an ES256 key and `client_secret_jwt` (HS256), for
+/// client credentials and a sign-in; no secret ever travels, only a signed,
+/// single-use assertion. Then DPoP (RFC 9449): a sign-in whose tokens are
+/// bound to the client's key, the provider's nonce met by one retry, and
+/// UserInfo with the bound token.
+fn signing(provider: &Provider, http: &HttpClient) -> Result<(), Failure> {
+    println!(
+        "
+private_key_jwt and client_secret_jwt (RFC 7523 §2.2, OIDC Core §9)"
+    );
+    let discovered = discover(provider, http)?;
+    let signer = grantflow::Es256Signer::from_pkcs8_pem(include_str!("../keys/es256.pem"))?
+        .with_key_id("client-es256");
+    let clients = [
+        (
+            "pkjwt-es256",
+            ClientAuth::private_key_jwt(signer, &mut os_rng()),
+        ),
+        (
+            "csjwt-app",
+            ClientAuth::client_secret_jwt(
+                ClientSecret::new("csjwt-app-secret-0123456789abcdefghijkl"),
+                &mut os_rng(),
+            )?,
+        ),
+    ];
+    for (id, auth) in clients {
+        let client = Client::from_provider(&discovered, ClientId::new(id), auth);
+        println!("  {id}: {:?}", client.auth());
+        let tokens = run(
+            http,
+            client.client_credentials()?.scope(Scope::new("api:read")?),
+        )?;
+        println!("  ✓ {} token by client credentials", tokens.token_type);
+        let (url, pending) = client
+            .sign_in(REDIRECT_URI)?
+            .scope(Scope::new("email")?)
+            .begin(&mut os_rng(), now())?;
+        let location = provider.login(url.as_str(), ALICE)?;
+        let sign_in = run(http, pending.callback(&client, &location, now())?)?;
+        println!("  ✓ {id} signed in {}", sign_in.id_token.subject());
+    }
+
+    println!("\nDPoP (RFC 9449): a sign-in with tokens bound to the client's key");
+    let key = grantflow::DpopKey::new(
+        grantflow::Es256Signer::from_pkcs8_pem(include_str!("../keys/es256.pem"))?,
+        &mut os_rng(),
+    )?;
+    let client = client(&discovered, WEB_APP).with_dpop(key);
+    let (url, pending) = client
+        .sign_in(REDIRECT_URI)?
+        .scope(Scope::new("email")?)
+        .begin(&mut os_rng(), now())?;
+    let location = provider.login(url.as_str(), ALICE)?;
+    println!("  (the first proof has no nonce: use_dpop_nonce, then one retry with it)");
+    let sign_in = run(http, pending.callback(&client, &location, now())?)?;
+    println!(
+        "  ✓ {} token for {}",
+        sign_in.tokens.token_type,
+        sign_in.id_token.subject()
+    );
+    let user = run(http, client.userinfo(&sign_in.tokens, &sign_in.id_token)?)?;
+    println!(
+        "  ✓ UserInfo with Authorization: DPoP and a proof: {}",
+        user.sub
+    );
+    Ok(())
+}
+
 /// The async adapter on smol: discovery and client credentials, with no tokio.
 fn async_adapter(provider: &Provider) -> Result<(), Failure> {
     println!("\nasync adapter (grantflow-async) on smol: discovery, client credentials");
@@ -606,6 +676,7 @@ fn main() -> ExitCode {
         .and_then(|()| lifecycle(&provider, &http))
         .and_then(|()| device_flow(&provider, &http))
         .and_then(|()| pushed_authorization(&provider, &http))
+        .and_then(|()| signing(&provider, &http))
         .and_then(|()| async_adapter(&provider))
         .and_then(|()| key_rotation(&http));
     drop(provider);

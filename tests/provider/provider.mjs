@@ -25,6 +25,16 @@
 // | device-app | (public)                              | none                | device_code        |
 // | device-basic | device-basic-secret-0123456789abcdef | client_secret_basic | device_code      |
 // | par-app    | par-app-secret-0123456789abcdefghijk  | client_secret_basic | authorization_code |
+// | pkjwt-es256 | (key: tests/keys/es256.pem)          | private_key_jwt     | all of the above   |
+// | pkjwt-rs256 | (key: tests/keys/rs256.pem)          | private_key_jwt     | all of the above   |
+// | csjwt-app  | csjwt-app-secret-0123456789abcdefghijkl | client_secret_jwt | all of the above   |
+//
+// The JWT clients (RFC 7523 §2.2) register the public halves of the checked-in test keys (kids
+// `client-es256`, `client-rs256`); any algorithm oidc-provider enables for client assertions
+// (HS256, RS256, PS256, ES256, EdDSA) is accepted, so pkjwt-rs256 may sign with PS256 too.
+//
+// DPoP (RFC 9449) is on for every client, with a server nonce required in every proof (see
+// `features.dPoP`); a request without a DPoP proof is unaffected.
 //
 // par-app is registered with `require_pushed_authorization_requests`: the provider refuses its
 // authorization requests unless they were pushed (RFC 9126 §6).
@@ -60,7 +70,8 @@
 // `DEVICE_FLOW_SUCCESS`, or `DEVICE_FLOW_ABORTED` after an abort. A wrong, expired or used code
 // re-renders the code form (still 200) with `DEVICE_FLOW_ERROR: <why>`.
 
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
@@ -87,7 +98,42 @@ const ACCOUNTS = {
   },
 };
 
+/** The public JWK of a checked-in test key (tests/keys/<name>.pem), with this `kid`. */
+function testPublicKey(name, kid) {
+  const pem = readFileSync(new URL(`../keys/${name}.pem`, import.meta.url));
+  return { ...createPublicKey(pem).export({ format: 'jwk' }), kid, use: 'sig' };
+}
+
+/** What every JWT-authenticated test client may do. */
+const JWT_CLIENT = {
+  grant_types: [
+    'client_credentials', 'authorization_code', 'refresh_token',
+    'urn:ietf:params:oauth:grant-type:device_code',
+  ],
+  response_types: ['code'],
+  redirect_uris: [REDIRECT_URI],
+  scope: `openid offline_access profile email ${API_SCOPES}`,
+};
+
 const CLIENTS = [
+  {
+    ...JWT_CLIENT,
+    client_id: 'pkjwt-es256',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [testPublicKey('es256', 'client-es256')] },
+  },
+  {
+    ...JWT_CLIENT,
+    client_id: 'pkjwt-rs256',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [testPublicKey('rs256', 'client-rs256')] },
+  },
+  {
+    ...JWT_CLIENT,
+    client_id: 'csjwt-app',
+    client_secret: 'csjwt-app-secret-0123456789abcdefghijkl',
+    token_endpoint_auth_method: 'client_secret_jwt',
+  },
   {
     client_id: 'cc-basic',
     client_secret: 'cc-basic-secret-0123456789abcdef',
@@ -235,6 +281,14 @@ function configuration() {
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      // RFC 9449. Every DPoP proof must carry a server nonce (requireNonce), so a client's
+      // first proof is answered with `use_dpop_nonce` and a `DPoP-Nonce` header: the retry the
+      // interop tests exercise. Replayed proofs are refused (allowReplay: false, the default).
+      dPoP: {
+        enabled: true,
+        nonceSecret: Buffer.from('grantflow-test-dpop-nonce-secret'),
+        requireNonce: () => true,
+      },
       // RFC 9126. On by default in oidc-provider 8.8.1; explicit because the PAR interop tests
       // depend on it.
       pushedAuthorizationRequests: { enabled: true },

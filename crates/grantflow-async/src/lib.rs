@@ -138,6 +138,10 @@ pub use crate::token_source::{TokenError, TokenSource, TokenSourceBuilder};
 
 /// Re-exported: rustls, whose `ClientConfig` [`HttpClientBuilder::tls_config`] takes.
 pub use futures_rustls::rustls;
+/// RS256/PS256 signing for `private_key_jwt` (RFC 7523) and DPoP (RFC
+/// 9449) with the OS generator, which the core does not use (from
+/// `grantflow-rsa`, shared by both adapters).
+pub use grantflow_rsa::RsaSigner;
 
 /// The operating system's cryptographically secure random number generator,
 /// for flows that need randomness.

@@ -56,6 +56,10 @@ use grantflow::{Flow, HttpRequest, HttpResponse, Step, UnixTime};
 mod middleware;
 mod token_source;
 
+/// RS256/PS256 signing for `private_key_jwt` (RFC 7523) and DPoP (RFC
+/// 9449) with the OS generator, which the core does not use (from
+/// `grantflow-rsa`, shared by both adapters).
+pub use grantflow_rsa::RsaSigner;
 pub use middleware::BearerAuth;
 pub use token_source::{TokenError, TokenSource, TokenSourceBuilder};
 

@@ -1,7 +1,9 @@
 //! A ureq [`Middleware`] that sends a [`TokenSource`]'s access token to one
-//! resource server as `Authorization: Bearer` (RFC 6750 §2.1), and when that
-//! server rejects it (401 with `error="invalid_token"`, RFC 6750 §3.1)
-//! reports it rejected, renews it once and retries the request once.
+//! resource server as `Authorization: Bearer` (RFC 6750 §2.1) — or, for a
+//! DPoP-bound token, as `Authorization: DPoP` with a proof (RFC 9449 §7.1) —
+//! and when that server rejects it (401 with `error="invalid_token"`, RFC
+//! 6750 §3.1) reports it rejected, renews it once and retries the request
+//! once; a DPoP nonce challenge (RFC 9449 §9) is met by one retry too.
 
 use core::fmt;
 use std::io::{self, Read};
@@ -44,6 +46,14 @@ use crate::TokenSource;
 ///   the agent needs `http_status_as_error(false)` ([`agent`](Self::agent)
 ///   sets it; ureq's default turns a 401 into an error before any middleware
 ///   sees its headers).
+///
+/// - **DPoP**: a token of type `DPoP` goes out as `Authorization: DPoP`
+///   with a fresh proof from the source's client's DPoP key
+///   ([`Client::dpop_resource_headers`](grantflow::Client::dpop_resource_headers)),
+///   and a 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a
+///   `DPoP-Nonce` (RFC 9449 §9) is retried once with a proof carrying the
+///   nonce (replayable requests only, as above); the nonce is remembered
+///   for the next request.
 ///
 /// When no token can be had ([`TokenSource::token`] fails: the session ended,
 /// or a renewal failed), the request is not sent (or, after a 401, not sent
@@ -125,7 +135,7 @@ impl Middleware for BearerAuth {
         }
         let tokens = self.source.token().map_err(other)?;
         let (mut parts, body) = request.into_parts();
-        set_bearer(&mut parts.headers, &tokens)?;
+        self.authorize(&mut parts, &tokens)?;
         let replayable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         let Some(retry) = self.retry.as_ref().filter(|_| replayable) else {
             return next.handle(Request::from_parts(parts, body));
@@ -142,8 +152,21 @@ impl Middleware for BearerAuth {
             return next.handle(Request::from_parts(parts, body));
         }
         let again = parts.clone();
+        let uri = parts.uri.clone();
         let response = next.handle(Request::from_parts(parts, SendBody::none()))?;
-        if !rejects_token(&response) {
+        if tokens.token_type == TokenType::DPoP
+            && self
+                .source
+                .client()
+                .dpop_resource_challenge(&uri, &response)
+        {
+            // RFC 9449 §9: once more, with a proof carrying the nonce.
+            drop(response);
+            let mut again = again;
+            self.authorize(&mut again, &tokens)?;
+            return retry.run(Request::from_parts(again, ()));
+        }
+        if !rejects_token(&response, &tokens) {
             return Ok(response);
         }
         self.source.invalidate_token(&tokens.access_token);
@@ -154,8 +177,35 @@ impl Middleware for BearerAuth {
         }
         drop(response);
         let mut again = again;
-        set_bearer(&mut again.headers, &fresh)?;
+        self.authorize(&mut again, &fresh)?;
         retry.run(Request::from_parts(again, ()))
+    }
+}
+
+impl BearerAuth {
+    /// Sets the `Authorization` header for `tokens` (and, for a DPoP-bound
+    /// token, the `DPoP` proof for this method and URI).
+    fn authorize(
+        &self,
+        parts: &mut ureq::http::request::Parts,
+        tokens: &TokenSet,
+    ) -> Result<(), ureq::Error> {
+        if tokens.token_type != TokenType::DPoP {
+            return set_bearer(&mut parts.headers, tokens);
+        }
+        let (authorization, proof) = self
+            .source
+            .client()
+            .dpop_resource_headers(
+                &parts.method,
+                &parts.uri,
+                tokens.access_token.secret(),
+                self.source.now(),
+            )
+            .map_err(other)?;
+        parts.headers.insert(AUTHORIZATION, authorization);
+        parts.headers.insert("dpop", proof);
+        Ok(())
     }
 }
 
@@ -189,32 +239,48 @@ fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Whether `response` says the access token is no longer valid: a 401
-/// with a `Bearer` challenge whose `error` is `invalid_token` (RFC 6750
-/// §3.1), read with the core's RFC 9110 §11.6.1 challenge parser. Any other
-/// 401 (no challenge, another error such as `insufficient_scope`, another
-/// scheme) is left to the caller.
-fn rejects_token(response: &Response<Body>) -> bool {
-    response.status() == StatusCode::UNAUTHORIZED && bearer_invalid_token(response.headers())
+/// with a challenge of the token's scheme (`Bearer`, or `DPoP`) whose
+/// `error` is `invalid_token` (RFC 6750 §3.1, RFC 9449 §7.1), read with the
+/// core's RFC 9110 §11.6.1 challenge parser. Any other 401 (no challenge,
+/// another error such as `insufficient_scope`, another scheme) is left to
+/// the caller.
+fn rejects_token(response: &Response<Body>, tokens: &TokenSet) -> bool {
+    let scheme = if tokens.token_type == TokenType::DPoP {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    response.status() == StatusCode::UNAUTHORIZED && invalid_token(response.headers(), scheme)
 }
 
-/// Whether a `Bearer` challenge in `headers` carries `error=invalid_token`.
-fn bearer_invalid_token(headers: &HeaderMap) -> bool {
+/// Whether a challenge of `scheme` (`Bearer`, or `DPoP` for a DPoP-bound
+/// token, RFC 9449 §7.1) in `headers` carries `error=invalid_token`.
+fn invalid_token(headers: &HeaderMap, scheme: &str) -> bool {
     grantflow::parse_challenges(headers)
         .iter()
-        .any(|challenge| {
-            challenge.is("Bearer") && challenge.param("error") == Some("invalid_token")
-        })
+        .any(|challenge| challenge.is(scheme) && challenge.param("error") == Some("invalid_token"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_invalid_token;
+    use super::invalid_token;
     use ureq::http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
 
     fn says_invalid_token(value: &str) -> bool {
         let mut headers = HeaderMap::new();
         headers.insert(WWW_AUTHENTICATE, HeaderValue::from_str(value).unwrap());
-        bearer_invalid_token(&headers)
+        invalid_token(&headers, "Bearer")
+    }
+
+    #[test]
+    fn a_dpop_token_looks_for_the_dpop_challenge() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"DPoP algs="ES256", error="invalid_token""#),
+        );
+        assert!(invalid_token(&headers, "DPoP"));
+        assert!(!invalid_token(&headers, "Bearer"));
     }
 
     #[test]

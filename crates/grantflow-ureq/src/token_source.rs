@@ -244,6 +244,19 @@ impl TokenSourceBuilder {
     }
 }
 
+impl TokenSource {
+    /// The client tokens are renewed through (its DPoP key signs the proofs
+    /// [`BearerAuth`](crate::BearerAuth) sends with DPoP-bound tokens).
+    pub(crate) fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The time on this source's clock.
+    pub(crate) fn now(&self) -> UnixTime {
+        (self.inner.clock)()
+    }
+}
+
 impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSource")

@@ -146,6 +146,9 @@ pub enum Error {
     /// ([`SignInRequest::push`](crate::SignInRequest::push),
     /// [`SignInRequest::begin_or_push`](crate::SignInRequest::begin_or_push)).
     PushedAuthorizationRequired,
+    /// A JWS the client signs (a JWT client assertion, RFC 7523; a DPoP
+    /// proof, RFC 9449) could not be signed.
+    Sign(SignError),
 }
 
 impl fmt::Display for Error {
@@ -211,6 +214,7 @@ impl fmt::Display for Error {
             Error::PushedAuthorizationRequired => f.write_str(
                 "the provider requires pushed authorization requests (rfc 9126): push the request",
             ),
+            Error::Sign(error) => write!(f, "{error}"),
         }
     }
 }
@@ -224,6 +228,7 @@ impl std::error::Error for Error {
             Error::IdToken(error) | Error::UserInfo(error) => Some(error),
             Error::Callback(error) => Some(error),
             Error::Seal(error) => Some(error),
+            Error::Sign(error) => Some(error),
             _ => None,
         }
     }
@@ -305,6 +310,9 @@ impl Error {
             | Error::EndpointParameterConflict { .. }
             | Error::OpenIdNeedsSignIn
             | Error::PushedAuthorizationRequired => ErrorKind::Misuse,
+            // A key store or HSM that did not answer may answer later.
+            Error::Sign(SignError::Failed { .. }) => ErrorKind::Retryable,
+            Error::Sign(_) => ErrorKind::Misuse,
         }
     }
 
@@ -327,6 +335,12 @@ impl Error {
 impl From<ErrorResponse> for Error {
     fn from(response: ErrorResponse) -> Self {
         Error::OAuth(response)
+    }
+}
+
+impl From<SignError> for Error {
+    fn from(error: SignError) -> Self {
+        Error::Sign(error)
     }
 }
 
@@ -1063,6 +1077,69 @@ impl fmt::Display for SealError {
 }
 
 impl std::error::Error for SealError {}
+
+/// Why a key could not become a signer, or a JWS could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The private key was refused: not the expected encoding, length,
+    /// algorithm or curve, or its parts do not belong together.
+    InvalidKey {
+        /// What was wrong, e.g. `"ed25519 seed is not 32 bytes"`.
+        reason: &'static str,
+    },
+    /// The caller's header sets `alg` to something other than the signer's
+    /// algorithm (RFC 7515 §4.1.1).
+    AlgorithmMismatch {
+        /// The signer's algorithm.
+        signer: Algorithm,
+        /// The header's `alg` as JSON, at most 32 characters.
+        header: String,
+    },
+    /// The caller's header cannot describe the JWS this module produces.
+    InvalidHeader {
+        /// What was wrong, e.g. `"kid is not a string"`.
+        reason: &'static str,
+    },
+    /// The signer returned a signature whose size does not fit its
+    /// algorithm, e.g. a DER-encoded ECDSA signature where RFC 7518 §3.4
+    /// wants the fixed-width `r || s`.
+    SignatureLength {
+        /// The signer's algorithm.
+        algorithm: Algorithm,
+        /// The number of bytes the signer returned.
+        length: usize,
+    },
+    /// The signer could not sign (for a user's signer: a key store or an HSM
+    /// that is unavailable, say).
+    Failed {
+        /// What failed, in the signer's words; never key material.
+        reason: String,
+    },
+}
+
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignError::InvalidKey { reason } => write!(f, "invalid signing key: {reason}"),
+            SignError::AlgorithmMismatch { signer, header } => {
+                write!(
+                    f,
+                    "header alg {header} conflicts with the signer's {signer}"
+                )
+            }
+            SignError::InvalidHeader { reason } => write!(f, "invalid jose header: {reason}"),
+            SignError::SignatureLength { algorithm, length } => write!(
+                f,
+                "the {algorithm} signer returned a signature of {length} bytes, \
+                 which does not fit the algorithm"
+            ),
+            SignError::Failed { reason } => write!(f, "signing failed: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for SignError {}
 
 #[cfg(test)]
 mod tests {

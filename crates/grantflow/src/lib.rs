@@ -31,7 +31,9 @@
 //! | token introspection (resource servers) | [`Client::introspect`], [`Introspection`], [`IntrospectionResponse`] | RFC 7662 |
 //! | UserInfo, with the ID token or a stored `sub` | [`Client::userinfo`], [`Client::userinfo_for_subject`], [`UserInfoRequest`] | OIDC Core §5.3 |
 //! | JWS, JWK sets, algorithms | [`CompactJws`], [`JwkSet`], [`Algorithm`] | RFC 7515, RFC 7517, RFC 7518, RFC 8037 |
-//! | signing (client assertions, DPoP proofs) | [`JwsSigner`] | RFC 7515 §5.1 |
+//! | JWT client authentication (`private_key_jwt`, `client_secret_jwt`) | [`ClientAuth::private_key_jwt`], [`ClientAuth::client_secret_jwt`], [`ClientAssertion`], [`AssertionAudience`] | RFC 7523 §2.2, OIDC Core §9 |
+//! | DPoP: sender-constrained tokens, the nonce retry, resource requests | [`DpopKey`], [`Client::with_dpop`], [`Client::dpop_resource_headers`], [`Client::dpop_resource_challenge`] | RFC 9449, RFC 7638 |
+//! | signing (client assertions, DPoP proofs), keys from PEM or JWK | [`JwsSigner`], [`Ed25519Signer`], [`Es256Signer`], [`pkcs8_pem_to_der`] | RFC 7515 §5.1, RFC 7517, RFC 7468 |
 //! | errors | [`Error`], [`ErrorKind`], [`ErrorResponse`] | RFC 6749 §5.2 |
 //!
 //! # How the crate is built
@@ -55,7 +57,10 @@
 //!
 //! **Randomness and signatures inside a running flow.** Randomness is drawn
 //! when a flow is built (`begin(rng, now)` draws `state`, `nonce` and the
-//! PKCE verifier), never while it runs. Signing goes through the
+//! PKCE verifier), never while it runs; the unique `jti` of JWT client
+//! assertions and DPoP proofs is a 128-bit prefix drawn when the
+//! [`ClientAuth`] or [`DpopKey`] is built, plus a counter shared by every
+//! clone of the client. Signing goes through the
 //! [`JwsSigner`] trait; the core ships only signers that need no generator
 //! ([`Ed25519Signer`], and [`Es256Signer`] with RFC 6979 deterministic
 //! nonces). Signers that need OS entropy (RSA-PSS, randomized ECDSA) come
@@ -95,12 +100,14 @@ pub use rand_core;
 pub use url;
 
 pub use crate::alg::{Algorithm, KeyType};
-pub use crate::client::{Client, ClientAuth, Endpoints, IdTokenPolicy};
+pub use crate::client::{
+    AssertionAudience, Client, ClientAssertion, ClientAuth, DpopKey, Endpoints, IdTokenPolicy,
+};
 pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
 pub use crate::endpoints::{Introspection, IntrospectionResponse, Revocation, TokenTypeHint};
 pub use crate::error::{
     CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,
-    MalformedResponse, SealError,
+    MalformedResponse, SealError, SignError,
 };
 pub use crate::flow::{Delayed, Flow, Step};
 pub use crate::grants::{
@@ -110,7 +117,7 @@ pub use crate::grants::{
     Refreshed, Rotation, SignIn, SignInExchange, SignInRequest,
 };
 pub use crate::jose::{
-    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, SignError,
+    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, pkcs8_pem_to_der,
     sign_compact,
 };
 pub use crate::lifecycle::{

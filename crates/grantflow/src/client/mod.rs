@@ -13,11 +13,15 @@ use crate::error::Error;
 use crate::jose::JwkSet;
 use crate::types::ClientId;
 
+mod assertion;
 mod auth;
+mod dpop;
 mod keys;
 mod policy;
 
+pub use assertion::{AssertionAudience, ClientAssertion};
 pub use auth::ClientAuth;
+pub use dpop::DpopKey;
 use keys::KeyCache;
 
 pub use policy::IdTokenPolicy;
@@ -60,6 +64,10 @@ struct ClientInner {
     keys: Arc<KeyCache>,
     /// Token types besides `Bearer` the caller handles itself, lower-case.
     accepted_token_types: Vec<String>,
+    /// The `aud` of JWT client assertions (RFC 7523 §3).
+    assertion_audience: AssertionAudience,
+    /// The DPoP key (RFC 9449), if the client proves possession.
+    dpop: Option<DpopKey>,
 }
 
 /// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
@@ -110,6 +118,7 @@ impl fmt::Debug for Client {
             .field("issuer", &inner.issuer)
             .field("endpoints", &inner.endpoints)
             .field("jwks_uri", &inner.keys.jwks_uri)
+            .field("dpop", &inner.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +139,8 @@ impl Client {
                 policy: IdTokenPolicy::default(),
                 keys: Arc::new(KeyCache::default()),
                 accepted_token_types: Vec::new(),
+                assertion_audience: AssertionAudience::default(),
+                dpop: None,
             }),
         }
     }
@@ -252,13 +263,28 @@ impl Client {
     /// Without this, any type but `Bearer` ends the flow with
     /// [`Error::UnsupportedTokenType`] (RFC 6749 §7.1: a client must not use
     /// a token type it does not understand). `DPoP` cannot be accepted this
-    /// way: a DPoP-bound token is useless without the key it is bound to.
+    /// way: a DPoP-bound token is useless without the key it is bound to;
+    /// give the client its key with [`Client::with_dpop`] instead.
     #[must_use]
     pub fn accept_token_type(mut self, token_type: &str) -> Self {
         Arc::make_mut(&mut self.inner)
             .accepted_token_types
             .push(token_type.to_ascii_lowercase());
         self
+    }
+
+    /// Sets the `aud` of JWT client assertions (`private_key_jwt`,
+    /// `client_secret_jwt`): the issuer by default; see
+    /// [`AssertionAudience`] for which providers want which.
+    #[must_use]
+    pub fn with_assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        Arc::make_mut(&mut self.inner).assertion_audience = audience;
+        self
+    }
+
+    /// The `aud` JWT client assertions name.
+    pub fn assertion_audience(&self) -> AssertionAudience {
+        self.inner.assertion_audience
     }
 
     /// Whether the caller accepted this (non-`Bearer`) token type.
@@ -344,7 +370,10 @@ mod tests {
         let client = Client::new(ClientId::new("spa app"), ClientAuth::None)
             .with_token_endpoint(EndpointUrl::parse("https://as.example.com/token").unwrap());
         let request = client
-            .token_request([("grant_type", "refresh_token"), ("refresh_token", "r&t")])
+            .token_request(
+                [("grant_type", "refresh_token"), ("refresh_token", "r&t")],
+                crate::time::UnixTime::EPOCH,
+            )
             .unwrap();
         assert_eq!(request.method(), "POST");
         assert_eq!(request.uri(), "https://as.example.com/token");

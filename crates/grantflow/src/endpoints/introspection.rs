@@ -110,8 +110,8 @@ pub struct Introspection {
 impl Flow for Introspection {
     type Output = IntrospectionResponse;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<IntrospectionResponse>, Error> {
-        self.post.start().map(Step::Send)
+    fn start(&mut self, now: UnixTime) -> Result<Step<IntrospectionResponse>, Error> {
+        self.post.start(now).map(Step::Send)
     }
 
     fn handle_response(

@@ -16,6 +16,7 @@ use crate::client::{Client, Endpoints};
 use crate::endpoint::EndpointUrl;
 use crate::error::{Error, ErrorCode, clean_text};
 use crate::message::HttpRequest;
+use crate::time::UnixTime;
 
 mod introspection;
 mod revocation;
@@ -140,7 +141,7 @@ impl TokenPost {
     }
 
     /// The one request: `token` and, if given, `token_type_hint`.
-    fn start(&mut self) -> Result<HttpRequest, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<HttpRequest, Error> {
         if self.state != State::New {
             return Err(self.unexpected("start after the flow had started"));
         }
@@ -150,7 +151,9 @@ impl TokenPost {
         if let Some(hint) = &self.hint {
             params.push(("token_type_hint", hint.as_str()));
         }
-        let request = self.client.authenticated_request(endpoint, params, false);
+        let request = self
+            .client
+            .authenticated_request(endpoint, params, false, now)?;
         self.state = State::Sent;
         Ok(request)
     }

@@ -132,8 +132,8 @@ pub struct Revocation {
 impl Flow for Revocation {
     type Output = ();
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<()>, Error> {
-        self.post.start().map(Step::Send)
+    fn start(&mut self, now: UnixTime) -> Result<Step<()>, Error> {
+        self.post.start(now).map(Step::Send)
     }
 
     fn handle_response(

@@ -6,7 +6,7 @@
 use crate::client::Client;
 use crate::error::Error;
 use crate::flow::{Flow, Step};
-use crate::message::HttpResponse;
+use crate::message::{HttpRequest, HttpResponse};
 use crate::time::UnixTime;
 use crate::token::{TokenSet, parse_tokens_for};
 use crate::types::{Scope, join_scopes};
@@ -91,6 +91,8 @@ pub struct ClientCredentials {
     scopes: Vec<Scope>,
     params: Vec<(String, String)>,
     state: State,
+    /// Whether the one retry with a DPoP nonce (RFC 9449 §8) was spent.
+    dpop_retried: bool,
 }
 
 impl ClientCredentials {
@@ -100,7 +102,20 @@ impl ClientCredentials {
             scopes: Vec::new(),
             params: Vec::new(),
             state: State::New,
+            dpop_retried: false,
         }
+    }
+
+    /// The token request (RFC 6749 §4.4.2).
+    fn request(&self, now: UnixTime) -> Result<HttpRequest, Error> {
+        let scope = join_scopes(&self.scopes);
+        let mut params = Vec::with_capacity(2 + self.params.len());
+        params.push(("grant_type", "client_credentials"));
+        if !scope.is_empty() {
+            params.push(("scope", scope.as_str()));
+        }
+        params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.client.token_request(params, now)
     }
 
     /// Asks for one more scope.
@@ -158,7 +173,7 @@ impl ClientCredentials {
 impl Flow for ClientCredentials {
     type Output = TokenSet;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<TokenSet>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<TokenSet>, Error> {
         if self.state != State::New {
             self.state = State::Finished;
             return Err(Error::UnexpectedCall {
@@ -171,14 +186,7 @@ impl Flow for ClientCredentials {
             &RESERVED,
             self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )?;
-        let scope = join_scopes(&self.scopes);
-        let mut params = Vec::with_capacity(2 + self.params.len());
-        params.push(("grant_type", "client_credentials"));
-        if !scope.is_empty() {
-            params.push(("scope", scope.as_str()));
-        }
-        params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let request = self.client.token_request(params)?;
+        let request = self.request(now)?;
         self.state = State::Sent;
         Ok(Step::Send(request))
     }
@@ -196,6 +204,12 @@ impl Flow for ClientCredentials {
             });
         }
         self.state = State::Finished;
+        if self.client.dpop_nonce_retry(&response)? && !self.dpop_retried {
+            self.dpop_retried = true;
+            let request = self.request(now)?;
+            self.state = State::Sent;
+            return Ok(Step::Send(request));
+        }
         parse_tokens_for(&self.client, &response, now).map(Step::Done)
     }
 

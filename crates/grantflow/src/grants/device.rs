@@ -201,7 +201,7 @@ impl DeviceAuthorizationRequest {
 impl Flow for DeviceAuthorizationRequest {
     type Output = DeviceAuthorization;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<DeviceAuthorization>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<DeviceAuthorization>, Error> {
         if self.state != RequestState::New {
             return Err(self.unexpected("start after the flow had started"));
         }
@@ -223,7 +223,9 @@ impl Flow for DeviceAuthorizationRequest {
             params.push(("scope", scope.as_str()));
         }
         params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let request = self.client.authenticated_request(endpoint, params, false);
+        let request = self
+            .client
+            .authenticated_request(endpoint, params, false, now)?;
         self.state = RequestState::Sent;
         Ok(Step::Send(request))
     }
@@ -330,6 +332,7 @@ impl DeviceAuthorization {
             interval: self.interval,
             failures: 0,
             state: PollState::New,
+            dpop_retried: false,
             authorization: self,
         }
     }
@@ -412,6 +415,9 @@ pub struct DevicePoll {
     /// Consecutive server failures (5xx), for the back-off.
     failures: u32,
     state: PollState,
+    /// Whether this poll's one retry with a DPoP nonce (RFC 9449 §8) was
+    /// spent; reset by any other answer.
+    dpop_retried: bool,
 }
 
 impl fmt::Debug for DevicePoll {
@@ -470,10 +476,13 @@ impl DevicePoll {
             return Err(Error::DeviceCodeExpired { expired_at });
         }
         self.state = PollState::Finished;
-        let request = self.authorization.client.token_request([
-            ("grant_type", GRANT_TYPE),
-            ("device_code", self.authorization.device_code.0.as_str()),
-        ])?;
+        let request = self.authorization.client.token_request(
+            [
+                ("grant_type", GRANT_TYPE),
+                ("device_code", self.authorization.device_code.0.as_str()),
+            ],
+            now,
+        )?;
         self.state = PollState::AwaitingTokens;
         Ok(Step::Send(request))
     }
@@ -590,7 +599,17 @@ impl Flow for DevicePoll {
         now: UnixTime,
     ) -> Result<Step<DeviceTokens>, Error> {
         match core::mem::replace(&mut self.state, PollState::Finished) {
-            PollState::AwaitingTokens => self.on_tokens_response(&response, now),
+            PollState::AwaitingTokens => {
+                let retry = self.authorization.client.dpop_nonce_retry(&response)?;
+                if retry && !self.dpop_retried {
+                    // RFC 9449 §8: this poll once more, now, with the nonce.
+                    self.dpop_retried = true;
+                    self.state = PollState::Waiting(now);
+                    return self.advance(now);
+                }
+                self.dpop_retried = false;
+                self.on_tokens_response(&response, now)
+            }
             PollState::AwaitingKeys(tokens) => {
                 let keys = parse_jwks_response(&response)?;
                 self.authorization.client.store_jwks(keys);

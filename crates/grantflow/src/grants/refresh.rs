@@ -62,6 +62,7 @@ impl Client {
             params: Vec::new(),
             identity: None,
             state: State::New,
+            dpop_retried: false,
         })
     }
 }
@@ -131,6 +132,8 @@ pub struct Refresh {
     params: Vec<(String, String)>,
     identity: Option<Identity>,
     state: State,
+    /// Whether the one retry with a DPoP nonce (RFC 9449 §8) was spent.
+    dpop_retried: bool,
 }
 
 impl fmt::Debug for Refresh {
@@ -273,10 +276,27 @@ impl Refresh {
     }
 }
 
+impl Refresh {
+    /// Sends the refresh request (RFC 6749 §6).
+    fn send(&mut self, now: UnixTime) -> Result<Step<Refreshed>, Error> {
+        let scope = join_scopes(&self.scopes);
+        let mut params = Vec::with_capacity(3 + self.params.len());
+        params.push(("grant_type", "refresh_token"));
+        params.push(("refresh_token", self.refresh_token.secret()));
+        if !scope.is_empty() {
+            params.push(("scope", scope.as_str()));
+        }
+        params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let request = self.client.token_request(params, now)?;
+        self.state = State::AwaitingTokens;
+        Ok(Step::Send(request))
+    }
+}
+
 impl Flow for Refresh {
     type Output = Refreshed;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<Refreshed>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<Refreshed>, Error> {
         match core::mem::replace(&mut self.state, State::Finished) {
             State::New => {}
             State::Finished => return Err(self.unexpected("start after the flow ended")),
@@ -288,17 +308,7 @@ impl Flow for Refresh {
             &RESERVED,
             self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )?;
-        let scope = join_scopes(&self.scopes);
-        let mut params = Vec::with_capacity(3 + self.params.len());
-        params.push(("grant_type", "refresh_token"));
-        params.push(("refresh_token", self.refresh_token.secret()));
-        if !scope.is_empty() {
-            params.push(("scope", scope.as_str()));
-        }
-        params.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let request = self.client.token_request(params)?;
-        self.state = State::AwaitingTokens;
-        Ok(Step::Send(request))
+        self.send(now)
     }
 
     fn handle_response(
@@ -308,6 +318,11 @@ impl Flow for Refresh {
     ) -> Result<Step<Refreshed>, Error> {
         match core::mem::replace(&mut self.state, State::Finished) {
             State::AwaitingTokens => {
+                if self.client.dpop_nonce_retry(&response)? && !self.dpop_retried {
+                    // RFC 9449 §8: once more with the server's nonce.
+                    self.dpop_retried = true;
+                    return self.send(now);
+                }
                 let tokens = parse_tokens_for(&self.client, &response, now)?;
                 self.finish(tokens, now, true)
             }

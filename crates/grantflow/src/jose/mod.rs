@@ -11,4 +11,4 @@ mod sign;
 
 pub use jwk::{Jwk, JwkSet};
 pub use jws::{CompactJws, JoseHeader};
-pub use sign::{Ed25519Signer, Es256Signer, JwsSigner, SignError, sign_compact};
+pub use sign::{Ed25519Signer, Es256Signer, JwsSigner, pkcs8_pem_to_der, sign_compact};

@@ -15,7 +15,10 @@ use p256::pkcs8::DecodePrivateKey as _;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Map, Value};
 
+use zeroize::Zeroizing;
+
 use crate::alg::Algorithm;
+use crate::error::SignError;
 
 /// How much of a caller's conflicting `alg` value an error quotes.
 const QUOTE_MAX: usize = 32;
@@ -167,69 +170,6 @@ macro_rules! forward_signer {
 
 forward_signer!(&T, Box<T>, Arc<T>);
 
-/// Why a key could not become a signer, or a JWS could not be signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SignError {
-    /// The private key was refused: not the expected encoding, length,
-    /// algorithm or curve, or its parts do not belong together.
-    InvalidKey {
-        /// What was wrong, e.g. `"ed25519 seed is not 32 bytes"`.
-        reason: &'static str,
-    },
-    /// The caller's header sets `alg` to something other than the signer's
-    /// algorithm (RFC 7515 §4.1.1).
-    AlgorithmMismatch {
-        /// The signer's algorithm.
-        signer: Algorithm,
-        /// The header's `alg` as JSON, at most 32 characters.
-        header: String,
-    },
-    /// The caller's header cannot describe the JWS this module produces.
-    InvalidHeader {
-        /// What was wrong, e.g. `"kid is not a string"`.
-        reason: &'static str,
-    },
-    /// The signer returned a signature whose size does not fit its
-    /// algorithm, e.g. a DER-encoded ECDSA signature where RFC 7518 §3.4
-    /// wants the fixed-width `r || s`.
-    SignatureLength {
-        /// The signer's algorithm.
-        algorithm: Algorithm,
-        /// The number of bytes the signer returned.
-        length: usize,
-    },
-    /// The signer could not sign (for a user's signer: a key store or an HSM
-    /// that is unavailable, say).
-    Failed {
-        /// What failed, in the signer's words; never key material.
-        reason: String,
-    },
-}
-
-impl fmt::Display for SignError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SignError::InvalidKey { reason } => write!(f, "invalid signing key: {reason}"),
-            SignError::AlgorithmMismatch { signer, header } => {
-                write!(
-                    f,
-                    "header alg {header} conflicts with the signer's {signer}"
-                )
-            }
-            SignError::InvalidHeader { reason } => write!(f, "invalid jose header: {reason}"),
-            SignError::SignatureLength { algorithm, length } => write!(
-                f,
-                "the {algorithm} signer returned a signature of {length} bytes, \
-                 which does not fit the algorithm"
-            ),
-            SignError::Failed { reason } => write!(f, "signing failed: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for SignError {}
-
 /// An EdDSA signer with an Ed25519 key (RFC 8037 §3.1, RFC 8032 §5.1), on
 /// `ring`. Ed25519 signatures are deterministic, so this signer needs no
 /// generator.
@@ -268,6 +208,30 @@ impl Ed25519Signer {
         Ok(Ed25519Signer {
             key_pair,
             kid: None,
+        })
+    }
+
+    /// A signer from an unencrypted PKCS#8 document in PEM (RFC 7468 §10,
+    /// `-----BEGIN PRIVATE KEY-----`), as `openssl genpkey -algorithm
+    /// ed25519` writes it.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Ed25519Signer, SignError> {
+        Ed25519Signer::from_pkcs8_der(&pkcs8_pem_to_der(pem)?)
+    }
+
+    /// A signer from a private `OKP` JWK on `Ed25519` (RFC 8037 §2): `d`
+    /// is the seed, `x` (when present) must be its public key, and `kid`
+    /// (when present) becomes the signer's key id.
+    pub fn from_jwk(jwk: &str) -> Result<Ed25519Signer, SignError> {
+        let jwk = PrivateJwk::parse(jwk, "OKP", "Ed25519")?;
+        let signer = Ed25519Signer::from_seed(&jwk.d)?;
+        if jwk.x.as_deref().is_some_and(|x| x != signer.public_key()) {
+            return Err(SignError::InvalidKey {
+                reason: "jwk x is not the public key of d",
+            });
+        }
+        Ok(Ed25519Signer {
+            kid: jwk.kid,
+            ..signer
         })
     }
 
@@ -360,6 +324,38 @@ impl Es256Signer {
         Ok(Es256Signer { key, kid: None })
     }
 
+    /// A signer from an unencrypted PKCS#8 document in PEM (RFC 7468 §10,
+    /// `-----BEGIN PRIVATE KEY-----`), as `openssl genpkey -algorithm EC
+    /// -pkeyopt ec_paramgen_curve:P-256` writes it.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Es256Signer, SignError> {
+        Es256Signer::from_pkcs8_der(&pkcs8_pem_to_der(pem)?)
+    }
+
+    /// A signer from a private `EC` JWK on `P-256` (RFC 7518 §6.2): `d` is
+    /// the secret scalar, `x` and `y` (when present) must be its public
+    /// point, and `kid` (when present) becomes the signer's key id.
+    pub fn from_jwk(jwk: &str) -> Result<Es256Signer, SignError> {
+        let jwk = PrivateJwk::parse(jwk, "EC", "P-256")?;
+        let signer = Es256Signer::from_secret_scalar(&jwk.d)?;
+        let point = signer.key.verifying_key().to_sec1_point(false);
+        let public_matches = [(jwk.x.as_deref(), point.x()), (jwk.y.as_deref(), point.y())]
+            .into_iter()
+            .all(|(given, derived)| match (given, derived) {
+                (None, _) => true,
+                (Some(given), Some(derived)) => given == derived.as_slice(),
+                (Some(_), None) => false,
+            });
+        if !public_matches {
+            return Err(SignError::InvalidKey {
+                reason: "jwk x and y are not the public key of d",
+            });
+        }
+        Ok(Es256Signer {
+            kid: jwk.kid,
+            ..signer
+        })
+    }
+
     /// The same signer with this `kid`.
     #[must_use]
     pub fn with_key_id(mut self, kid: impl Into<String>) -> Es256Signer {
@@ -410,6 +406,91 @@ impl fmt::Debug for Es256Signer {
         f.debug_struct("Es256Signer")
             .field("kid", &self.kid)
             .finish_non_exhaustive()
+    }
+}
+
+/// The DER inside an unencrypted PKCS#8 PEM document (RFC 7468 §10: label
+/// `PRIVATE KEY`, base64 between the boundaries, whitespace ignored), for
+/// signers that load keys from DER. Text before the first boundary (OpenSSL's
+/// explanatory lines) is skipped; an encrypted key (`ENCRYPTED PRIVATE KEY`)
+/// or a PKCS#1 / SEC1 document is refused. The DER is zeroized on drop.
+///
+/// ```
+/// let pem = "-----BEGIN PRIVATE KEY-----\n\
+///            MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+///            -----END PRIVATE KEY-----\n";
+/// let der = grantflow::pkcs8_pem_to_der(pem)?;
+/// assert_eq!(der.len(), 48);
+/// # Ok::<(), grantflow::SignError>(())
+/// ```
+pub fn pkcs8_pem_to_der(pem: &str) -> Result<Zeroizing<Vec<u8>>, SignError> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    const END: &str = "-----END PRIVATE KEY-----";
+    let not_pem = SignError::InvalidKey {
+        reason: "not an unencrypted pkcs#8 pem document (-----BEGIN PRIVATE KEY-----)",
+    };
+    let (_, rest) = pem.split_once(BEGIN).ok_or_else(|| not_pem.clone())?;
+    let (body, _) = rest.split_once(END).ok_or(not_pem)?;
+    let compact: Zeroizing<String> =
+        Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| SignError::InvalidKey {
+            reason: "pem body is not base64",
+        })
+}
+
+/// The members of a private JWK (RFC 7517 §4, RFC 7518 §6.2, RFC 8037 §2)
+/// the core's signers read; `d` zeroized on drop.
+struct PrivateJwk {
+    d: Zeroizing<Vec<u8>>,
+    x: Option<Vec<u8>>,
+    y: Option<Vec<u8>>,
+    kid: Option<String>,
+}
+
+impl PrivateJwk {
+    /// Reads `jwk`, which must have this `kty` and `crv` and a `d`. The
+    /// JWK's `alg` and `use` are not read: `kty` and `crv` fix the
+    /// algorithm, and both members are advisory (RFC 7517 §4.2, §4.4).
+    fn parse(jwk: &str, kty: &str, crv: &str) -> Result<PrivateJwk, SignError> {
+        let value: Zeroizing<String> = Zeroizing::new(jwk.to_owned());
+        let Ok(Value::Object(members)) = serde_json::from_str::<Value>(&value) else {
+            return Err(SignError::InvalidKey {
+                reason: "jwk is not a json object",
+            });
+        };
+        let text = |name: &str| members.get(name).and_then(Value::as_str);
+        if text("kty") != Some(kty) || text("crv") != Some(crv) {
+            return Err(SignError::InvalidKey {
+                reason: "jwk kty or crv does not fit the signer",
+            });
+        }
+        let decode = |name: &str| -> Result<Option<Vec<u8>>, SignError> {
+            text(name)
+                .map(|encoded| {
+                    URL_SAFE_NO_PAD
+                        .decode(encoded)
+                        .map_err(|_| SignError::InvalidKey {
+                            reason: "jwk member is not base64url",
+                        })
+                })
+                .transpose()
+        };
+        let d = decode("d")?.ok_or(SignError::InvalidKey {
+            reason: "jwk has no private key (d)",
+        })?;
+        // `members` holds `d` as text too; serde_json's strings cannot be
+        // zeroized in place, so the map is dropped right here.
+        let (x, y, kid) = (decode("x")?, decode("y")?, text("kid").map(str::to_owned));
+        drop(members);
+        Ok(PrivateJwk {
+            d: Zeroizing::new(d),
+            x,
+            y,
+            kid,
+        })
     }
 }
 
@@ -529,6 +610,100 @@ mod tests {
     /// whose public key is the one in the SPKI of RFC 8410 §10.1.
     const RFC8410_PKCS8: &str = "MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC";
     const RFC8410_PUBLIC: &str = "19BF44096984CDFE8541BAC167DC3B96C85086AA30B6B6CB0C5C38AD703166E1";
+
+    #[test]
+    fn es256_pem_der_and_jwk_load_the_same_key() {
+        let pem =
+            Es256Signer::from_pkcs8_pem(include_str!("../../../../tests/keys/es256.pem")).unwrap();
+        let der =
+            Es256Signer::from_pkcs8_der(include_bytes!("../../../../tests/keys/es256.pk8.der"))
+                .unwrap();
+        let jwk =
+            Es256Signer::from_jwk(include_str!("../../../../tests/keys/es256.jwk.json")).unwrap();
+        assert_eq!(jwk.key_id(), Some("client-es256"));
+        let mut public = jwk.public_jwk().unwrap();
+        public.as_object_mut().unwrap().remove("kid");
+        assert_eq!(pem.public_jwk().unwrap(), public);
+        assert_eq!(der.public_jwk().unwrap(), public);
+        // Deterministic signatures: the same key signs the same input alike.
+        assert_eq!(pem.sign(b"a.b").unwrap(), jwk.sign(b"a.b").unwrap());
+    }
+
+    #[test]
+    fn ed25519_pem_and_jwk_load_the_same_key() {
+        let pem = Ed25519Signer::from_pkcs8_pem(include_str!("../../../../tests/keys/ed25519.pem"))
+            .unwrap();
+        let jwk = Ed25519Signer::from_jwk(include_str!("../../../../tests/keys/ed25519.jwk.json"))
+            .unwrap();
+        assert_eq!(jwk.key_id(), Some("client-ed25519"));
+        assert_eq!(pem.public_key(), jwk.public_key());
+    }
+
+    #[test]
+    fn jwk_loading_checks_type_curve_and_public_part() {
+        let rfc =
+            |x: &str| format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{RFC8037_D}","x":"{x}"}}"#);
+        assert!(Ed25519Signer::from_jwk(&rfc(RFC8037_X)).is_ok());
+        let other_x = URL_SAFE_NO_PAD.encode([0u8; 32]);
+        assert_eq!(
+            Ed25519Signer::from_jwk(&rfc(&other_x)).unwrap_err(),
+            SignError::InvalidKey {
+                reason: "jwk x is not the public key of d"
+            }
+        );
+        let ec = format!(
+            r#"{{"kty":"EC","crv":"P-256","d":"{RFC7515_A3_D}","x":"{RFC7515_A3_X}","y":"{RFC7515_A3_X}"}}"#
+        );
+        assert!(matches!(
+            Es256Signer::from_jwk(&ec),
+            Err(SignError::InvalidKey { .. })
+        ));
+        let ec = format!(
+            r#"{{"kty":"EC","crv":"P-256","d":"{RFC7515_A3_D}","x":"{RFC7515_A3_X}","y":"{RFC7515_A3_Y}"}}"#
+        );
+        assert!(Es256Signer::from_jwk(&ec).is_ok());
+        for refused in [
+            "not json",
+            "[]",
+            r#"{"kty":"EC","crv":"P-384","d":"AA"}"#,
+            r#"{"kty":"RSA","d":"AA"}"#,
+            r#"{"kty":"EC","crv":"P-256","x":"AA"}"#,
+            r#"{"kty":"EC","crv":"P-256","d":"!!"}"#,
+        ] {
+            assert!(
+                matches!(
+                    Es256Signer::from_jwk(refused),
+                    Err(SignError::InvalidKey { .. })
+                ),
+                "{refused}"
+            );
+        }
+        // The public half of the RSA file is not an Ed25519 key.
+        assert!(
+            Ed25519Signer::from_jwk(include_str!("../../../../tests/keys/rs256.jwk.json")).is_err()
+        );
+    }
+
+    #[test]
+    fn pem_documents_other_than_unencrypted_pkcs8_are_refused() {
+        for refused in [
+            "",
+            "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "-----BEGIN PRIVATE KEY-----\nAA*A\n-----END PRIVATE KEY-----\n",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n",
+        ] {
+            assert!(pkcs8_pem_to_der(refused).is_err(), "{refused}");
+        }
+        // An explanatory line before the boundary (OpenSSL writes those) is fine.
+        let pem = format!(
+            "Key for tests\n-----BEGIN PRIVATE KEY-----\n{RFC8410_PKCS8}\n-----END PRIVATE KEY-----\n"
+        );
+        assert_eq!(
+            Ed25519Signer::from_pkcs8_pem(&pem).unwrap().public_key(),
+            hex(RFC8410_PUBLIC)
+        );
+    }
 
     fn hex(text: &str) -> Vec<u8> {
         assert_eq!(text.len() % 2, 0);

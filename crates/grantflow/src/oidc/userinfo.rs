@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The access token goes in an `Authorization: Bearer` header (RFC 6750
-//! §2.1), never in the URL (RFC 9700 §4.3.2); only `Bearer` tokens are sent.
+//! §2.1), never in the URL (RFC 9700 §4.3.2); a DPoP-bound token of a client
+//! with a DPoP key goes in `Authorization: DPoP` with a proof (RFC 9449
+//! §7.1). Other token types are not sent.
 //! The response is JSON, or a JWT signed by the provider
 //! (`application/jwt`), whose signature, header `typ` (as for ID tokens,
 //! RFC 8725 §3.11), `iss` and `aud` are checked (OIDC Core §5.3.2). Either
@@ -76,6 +78,10 @@ pub struct UserInfoRequest {
     client: Client,
     access_token: AccessToken,
     subject: String,
+    /// The token is DPoP-bound (RFC 9449 §7.1).
+    dpop: bool,
+    /// Whether the one retry with a DPoP nonce (RFC 9449 §9) was spent.
+    dpop_retried: bool,
     state: State,
 }
 
@@ -97,7 +103,8 @@ impl Client {
     ///
     /// Fails with [`Error::MissingEndpoint`] without a UserInfo endpoint and
     /// with [`Error::UnsupportedTokenType`] unless the token is a `Bearer`
-    /// token.
+    /// token, or a `DPoP` token and the client has a DPoP key
+    /// ([`Client::with_dpop`]).
     pub fn userinfo(
         &self,
         tokens: &TokenSet,
@@ -152,7 +159,12 @@ impl Client {
         sub: &str,
     ) -> Result<UserInfoRequest, Error> {
         self.require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
-        if tokens.token_type != TokenType::Bearer {
+        let usable = match tokens.token_type {
+            TokenType::Bearer => true,
+            TokenType::DPoP => self.dpop().is_some(),
+            TokenType::Other(_) => false,
+        };
+        if !usable {
             return Err(Error::UnsupportedTokenType {
                 token_type: clean_text(tokens.token_type.as_str(), 64),
             });
@@ -161,16 +173,38 @@ impl Client {
             client: self.clone(),
             access_token: tokens.access_token.clone(),
             subject: sub.to_owned(),
+            dpop: tokens.token_type == TokenType::DPoP,
+            dpop_retried: false,
             state: State::New,
         })
     }
 }
 
 impl UserInfoRequest {
-    fn request(&self) -> Result<HttpRequest, Error> {
+    fn request(&self, now: UnixTime) -> Result<HttpRequest, Error> {
         let endpoint = self
             .client
             .require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
+        if self.dpop {
+            // RFC 9449 §7.1: `Authorization: DPoP` and a proof with `ath`.
+            let (authorization, proof) = self.client.dpop_resource_headers(
+                &Method::GET,
+                endpoint.uri(),
+                self.access_token.secret(),
+                now,
+            )?;
+            let mut request = Request::new(Vec::new());
+            *request.method_mut() = Method::GET;
+            *request.uri_mut() = endpoint.uri().clone();
+            let headers = request.headers_mut();
+            headers.insert(
+                ACCEPT,
+                HeaderValue::from_static("application/json, application/jwt"),
+            );
+            headers.insert(AUTHORIZATION, authorization);
+            headers.insert("dpop", proof);
+            return Ok(request);
+        }
         let mut request = Request::new(Vec::new());
         *request.method_mut() = Method::GET;
         *request.uri_mut() = endpoint.uri().clone();
@@ -305,7 +339,7 @@ fn bearer_challenge(response: &HttpResponse) -> Option<ErrorResponse> {
 impl Flow for UserInfoRequest {
     type Output = UserInfo;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<UserInfo>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<UserInfo>, Error> {
         // Any error ends the flow: `Finished` until a request is out.
         if !matches!(
             core::mem::replace(&mut self.state, State::Finished),
@@ -316,7 +350,7 @@ impl Flow for UserInfoRequest {
                 call: "start after the flow started",
             });
         }
-        let request = self.request()?;
+        let request = self.request(now)?;
         self.state = State::Sent;
         Ok(Step::Send(request))
     }
@@ -344,6 +378,21 @@ impl Flow for UserInfoRequest {
                     flow: FLOW,
                     call: "handle_response after the flow ended",
                 });
+            }
+        }
+        if self.dpop {
+            let endpoint = self
+                .client
+                .require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
+            let challenged = self
+                .client
+                .dpop_resource_challenge(endpoint.uri(), &response);
+            if challenged && !self.dpop_retried {
+                // RFC 9449 §9: once more with the resource server's nonce.
+                self.dpop_retried = true;
+                let request = self.request(now)?;
+                self.state = State::Sent;
+                return Ok(Step::Send(request));
             }
         }
         let status = response.status().as_u16();

@@ -25,9 +25,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, JwsError};
+use crate::error::{Error, JwsError, SignError};
 use crate::flow::{Flow, Step};
-use crate::jose::{Ed25519Signer, JwkSet, JwsSigner, SignError, sign_compact};
+use crate::jose::{Ed25519Signer, JwkSet, JwsSigner, sign_compact};
 use crate::message::{HttpRequest, HttpResponse};
 use crate::time::UnixTime;
 

@@ -280,8 +280,9 @@ where
 }
 
 /// Parses a token endpoint response for `client`, and refuses a token type
-/// the client does not understand (RFC 6749 §7.1): only `Bearer`, or a type
-/// the caller accepted with [`Client::accept_token_type`]. Every grant's flow
+/// the client does not understand (RFC 6749 §7.1): only `Bearer`, `DPoP`
+/// for a client with a DPoP key ([`Client::with_dpop`]), or a type the
+/// caller accepted with [`Client::accept_token_type`]. Every grant's flow
 /// ends here.
 pub(crate) fn parse_tokens_for(
     client: &Client,
@@ -291,9 +292,9 @@ pub(crate) fn parse_tokens_for(
     let tokens = parse_token_response(response, now)?;
     let understood = match &tokens.token_type {
         TokenType::Bearer => true,
-        // No DPoP key exists in this client, so a DPoP-bound token cannot
-        // be presented.
-        TokenType::DPoP => false,
+        // A DPoP-bound token is usable only with the key it is bound to
+        // (RFC 9449 §5).
+        TokenType::DPoP => client.dpop().is_some(),
         TokenType::Other(other) => client.accepts_token_type(other),
     };
     if understood {

@@ -52,6 +52,8 @@ struct ExchangeCore {
     /// `Some` for a sign-in: an ID token is then required and validated.
     check: Option<IdTokenCheck>,
     state: ExchangeState,
+    /// Whether the one retry with a DPoP nonce (RFC 9449 §8) was spent.
+    dpop_retried: bool,
 }
 
 impl ExchangeCore {
@@ -69,6 +71,7 @@ impl ExchangeCore {
             pending,
             check,
             state: ExchangeState::New,
+            dpop_retried: false,
         }
     }
 
@@ -81,7 +84,7 @@ impl ExchangeCore {
 
     /// The token request. The state is `Finished` unless it succeeds, so a
     /// failed or repeated start leaves the flow over.
-    fn start(&mut self) -> Result<Step<Exchanged>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<Exchanged>, Error> {
         match core::mem::replace(&mut self.state, ExchangeState::Finished) {
             ExchangeState::New => {}
             ExchangeState::AwaitingTokens | ExchangeState::AwaitingKeys(_) => {
@@ -91,12 +94,20 @@ impl ExchangeCore {
                 return Err(self.unexpected("start after the flow ended"));
             }
         }
-        let request = self.client.token_request([
-            ("grant_type", "authorization_code"),
-            ("code", self.code.0.as_str()),
-            ("redirect_uri", self.pending.redirect_uri.as_str()),
-            ("code_verifier", self.pending.code_verifier.secret()),
-        ])?;
+        self.send(now)
+    }
+
+    /// Sends the token request (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    fn send(&mut self, now: UnixTime) -> Result<Step<Exchanged>, Error> {
+        let request = self.client.token_request(
+            [
+                ("grant_type", "authorization_code"),
+                ("code", self.code.0.as_str()),
+                ("redirect_uri", self.pending.redirect_uri.as_str()),
+                ("code_verifier", self.pending.code_verifier.secret()),
+            ],
+            now,
+        )?;
         self.state = ExchangeState::AwaitingTokens;
         Ok(Step::Send(request))
     }
@@ -108,6 +119,12 @@ impl ExchangeCore {
     ) -> Result<Step<Exchanged>, Error> {
         match core::mem::replace(&mut self.state, ExchangeState::Finished) {
             ExchangeState::AwaitingTokens => {
+                if self.client.dpop_nonce_retry(&response)? && !self.dpop_retried {
+                    // RFC 9449 §8: once more with the server's nonce (the
+                    // code was not spent: the proof was refused first).
+                    self.dpop_retried = true;
+                    return self.send(now);
+                }
                 let tokens = parse_tokens_for(&self.client, &response, now)?;
                 self.finish(tokens, now, true)
             }
@@ -269,8 +286,8 @@ impl fmt::Debug for SignInExchange {
 impl Flow for SignInExchange {
     type Output = SignIn;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<SignIn>, Error> {
-        map_done(self.core.start()?, sign_in)
+    fn start(&mut self, now: UnixTime) -> Result<Step<SignIn>, Error> {
+        map_done(self.core.start(now)?, sign_in)
     }
 
     fn handle_response(
@@ -330,8 +347,8 @@ impl fmt::Debug for CodeExchange {
 impl Flow for CodeExchange {
     type Output = TokenSet;
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<TokenSet>, Error> {
-        map_done(self.core.start()?, |exchanged| Ok(exchanged.tokens))
+    fn start(&mut self, now: UnixTime) -> Result<Step<TokenSet>, Error> {
+        map_done(self.core.start(now)?, |exchanged| Ok(exchanged.tokens))
     }
 
     fn handle_response(

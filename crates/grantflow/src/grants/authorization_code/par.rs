@@ -151,7 +151,7 @@ impl<P> fmt::Debug for PushedAuthorization<P> {
 impl<P> Flow for PushedAuthorization<P> {
     type Output = (url::Url, P);
 
-    fn start(&mut self, _now: UnixTime) -> Result<Step<(url::Url, P)>, Error> {
+    fn start(&mut self, now: UnixTime) -> Result<Step<(url::Url, P)>, Error> {
         if self.state != State::New {
             return Err(self.unexpected("start after the flow had started"));
         }
@@ -172,7 +172,7 @@ impl<P> Flow for PushedAuthorization<P> {
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_str())),
         );
-        let request = client.authenticated_request(endpoint, params, true);
+        let request = client.authenticated_request(endpoint, params, true, now)?;
         self.state = State::Sent;
         Ok(Step::Send(request))
     }
