@@ -343,6 +343,9 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(expected, issuer_str);
                     assert!(found.len() <= 256 && !found.chars().any(char::is_control));
                     assert_ne!(found, issuer_str);
+                    // The message quotes the found issuer as kept (escaped
+                    // visibly), so it never reads like the expected one.
+                    assert!(error.to_string().contains(&format!("\"{found}\"")));
                 }
                 (
                     Error::InsecureUrl { url },

@@ -184,7 +184,7 @@ impl fmt::Display for Error {
             Error::InvalidIssuer { reason } => write!(f, "invalid issuer identifier: {reason}"),
             Error::MetadataIssuerMismatch { expected, found } => write!(
                 f,
-                "discovery document is for issuer {found:?}, not the configured {expected:?}"
+                "discovery document is for issuer \"{found}\", not the configured \"{expected}\""
             ),
             Error::Jws(error) => write!(f, "jws: {error}"),
             Error::IdToken(error) => write!(f, "id token rejected: {error}"),
@@ -201,7 +201,7 @@ impl fmt::Display for Error {
                 "scope openid needs a client with an issuer (use discovery or with_issuer)",
             ),
             Error::UnsupportedTokenType { token_type } => {
-                write!(f, "token type {token_type:?} is not one this client understands")
+                write!(f, "token type \"{token_type}\" is not one this client understands")
             }
             Error::Seal(error) => write!(f, "sealed value: {error}"),
             Error::SessionEnded => {
@@ -494,9 +494,10 @@ impl fmt::Display for ErrorCode {
 
 /// An OAuth error response (RFC 6749 §5.2).
 ///
-/// Server-supplied text is cleaned when parsed: control characters are
-/// dropped and each field is cut to [`ErrorResponse::MAX_TEXT`] bytes, so it
-/// is safe to log or print on a terminal.
+/// Server-supplied text is cleaned when parsed: control and invisible
+/// characters, `"` and `\` are escaped visibly (`\r`, `\u{1b}`), and each
+/// field is cut to [`ErrorResponse::MAX_TEXT`] bytes with `…(+N bytes)`
+/// marking the cut, so it is safe to log or print on a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ErrorResponse {
@@ -557,8 +558,9 @@ pub struct MalformedResponse {
     /// What was wrong, naming the field when there is one. Never contains a
     /// value taken from the body.
     pub reason: String,
-    /// At most [`MalformedResponse::MAX_EXCERPT`] bytes of the start of the
-    /// body, control characters removed. `None` when the body was empty or
+    /// The start of the body: at most [`MalformedResponse::MAX_EXCERPT`]
+    /// bytes of it, control and invisible characters escaped visibly (`\r`,
+    /// `\u{1b}`), and `…(+N bytes)` when it goes on. `None` when the body was empty or
     /// might hold a credential: it is JSON, mentions a token, secret, password
     /// or code, or holds a run of 20 or more token characters.
     pub excerpt: Option<String>,
@@ -596,7 +598,7 @@ impl fmt::Display for MalformedResponse {
             self.status, self.reason
         )?;
         if let Some(excerpt) = &self.excerpt {
-            write!(f, "; body starts with {excerpt:?}")?;
+            write!(f, "; body starts with \"{excerpt}\"")?;
         }
         Ok(())
     }
@@ -627,17 +629,18 @@ fn safe_excerpt(body: &[u8]) -> Option<String> {
     }
     let window = MalformedResponse::MAX_EXCERPT + TOKEN_LIKE_RUN;
     let head = body.get(..window * 4).unwrap_or(body);
-    let text = clean_text(String::from_utf8_lossy(head).trim(), window);
-    let text = text.trim();
-    let lower = text.to_ascii_lowercase();
-    let json_like = text.starts_with(['"', '[', '{']);
+    let head = String::from_utf8_lossy(head);
+    let stripped = strip_controls(head.trim(), window);
+    let stripped = stripped.trim();
+    let lower = stripped.to_ascii_lowercase();
+    let json_like = stripped.starts_with(['"', '[', '{']);
     if json_like
         || SECRET_MARKERS.iter().any(|marker| lower.contains(marker))
-        || has_token_like_run(text)
+        || has_token_like_run(stripped)
     {
         return None;
     }
-    let excerpt = clean_text(text, MalformedResponse::MAX_EXCERPT);
+    let excerpt = clean_text(head.trim(), MalformedResponse::MAX_EXCERPT);
     (!excerpt.is_empty()).then_some(excerpt)
 }
 
@@ -657,9 +660,72 @@ fn has_token_like_run(text: &str) -> bool {
     false
 }
 
-/// Drops control characters and cuts `text` to at most `max` bytes on a
-/// character boundary.
+/// A server value made safe to quote in an error: control characters,
+/// Unicode bidi and invisible format characters, `"` and `\` are escaped
+/// visibly (`\r`, `\n`, `\t`, `\"`, `\\`, `\u{1b}`), so a quoted value
+/// cannot rewrite a terminal or a log line and two different values never
+/// print the same; printable text stays as it is. The result is at most
+/// `max` bytes (for any `max` of 32 or more): a value that does not fit is
+/// cut on a character boundary and ends with `…(+N bytes)`, the count of
+/// bytes of the value left out, so a cut is never mistaken for the whole.
+///
+/// Display it between plain quotes (`"{value}"`), not with `{:?}`, which
+/// would escape the escapes again.
 pub(crate) fn clean_text(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    let mut piece = String::with_capacity(12);
+    // Room for the mark of a cut, whatever the count in it.
+    let mark_room = "…(+ bytes)".len() + text.len().to_string().len();
+    let mut cut = None;
+    for (at, c) in text.char_indices() {
+        piece.clear();
+        match c {
+            '\\' => piece.push_str("\\\\"),
+            '"' => piece.push_str("\\\""),
+            '\r' => piece.push_str("\\r"),
+            '\n' => piece.push_str("\\n"),
+            '\t' => piece.push_str("\\t"),
+            c if c.is_control() || is_invisible_format(c) => {
+                piece.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => piece.push(c),
+        }
+        if cut.is_none() && out.len() + piece.len() + mark_room > max {
+            // From here on the value may not fit: remember where the part
+            // that surely leaves room for the mark ends.
+            cut = Some((out.len(), at));
+        }
+        if out.len() + piece.len() > max {
+            let (keep, at) = cut.unwrap_or((out.len(), at));
+            out.truncate(keep);
+            out.push_str(&format!("…(+{} bytes)", text.len() - at));
+            return out;
+        }
+        out.push_str(&piece);
+    }
+    out
+}
+
+/// The characters that change how text around them displays without
+/// showing themselves: bidi marks, embeddings, overrides and isolates
+/// (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), zero-width characters
+/// (U+200B–U+200D, U+2060, U+FEFF) and the soft hyphen (U+00AD).
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+/// Drops control characters and cuts `text` to at most `max` bytes on a
+/// character boundary: for looking for secrets in a body, where a control
+/// character must not split a token into pieces too short to be noticed.
+fn strip_controls(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max));
     for c in text.chars().filter(|c| !c.is_control()) {
         if out.len() + c.len_utf8() > max {
@@ -743,17 +809,17 @@ impl fmt::Display for JwsError {
             JwsError::Encrypted => f.write_str("token is encrypted (jwe), which is not supported"),
             JwsError::Malformed { reason } => write!(f, "malformed token: {reason}"),
             JwsError::DuplicateHeader { name } => {
-                write!(f, "header parameter {name:?} appears more than once")
+                write!(f, "header parameter \"{name}\" appears more than once")
             }
             JwsError::MissingAlgorithm => f.write_str("header has no alg string"),
             JwsError::Unsigned => f.write_str("token is unsigned (alg none)"),
-            JwsError::UnsupportedAlgorithm { alg } => write!(f, "unsupported algorithm {alg:?}"),
+            JwsError::UnsupportedAlgorithm { alg } => write!(f, "unsupported algorithm \"{alg}\""),
             JwsError::AlgorithmNotAllowed { alg } => write!(f, "algorithm {alg} is not allowed"),
             JwsError::UnknownCritical { name } => {
-                write!(f, "unsupported critical header parameter {name:?}")
+                write!(f, "unsupported critical header parameter \"{name}\"")
             }
             JwsError::NoMatchingKey { kid: Some(kid) } => {
-                write!(f, "no key with kid {kid:?} fits the algorithm")
+                write!(f, "no key with kid \"{kid}\" fits the algorithm")
             }
             JwsError::NoMatchingKey { kid: None } => f.write_str("no key fits the algorithm"),
             JwsError::HmacNotAllowed => f.write_str("hmac-signed token, and hmac is not allowed"),
@@ -881,7 +947,7 @@ impl fmt::Display for IdTokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             IdTokenError::Malformed { reason } => write!(f, "malformed claims: {reason}"),
-            IdTokenError::DuplicateClaim { claim } => write!(f, "claim {claim:?} appears twice"),
+            IdTokenError::DuplicateClaim { claim } => write!(f, "claim \"{claim}\" appears twice"),
             IdTokenError::MissingClaim { claim } => write!(f, "required claim {claim} is missing"),
             IdTokenError::WrongClaimType { claim } => {
                 write!(f, "claim {claim} has the wrong json type")
@@ -890,11 +956,14 @@ impl fmt::Display for IdTokenError {
                 write!(f, "claim {claim} is out of range")
             }
             IdTokenError::IssuerMismatch { expected, found } => {
-                write!(f, "iss {found:?} is not the expected issuer {expected:?}")
+                write!(
+                    f,
+                    "iss \"{found}\" is not the expected issuer \"{expected}\""
+                )
             }
             IdTokenError::AudienceMismatch => f.write_str("aud does not contain the client id"),
             IdTokenError::UntrustedAudience { audience } => {
-                write!(f, "aud contains the untrusted audience {audience:?}")
+                write!(f, "aud contains the untrusted audience \"{audience}\"")
             }
             IdTokenError::AuthorizedPartyMismatch => f.write_str("azp is not the client id"),
             IdTokenError::Expired { exp, now } => {
@@ -918,10 +987,13 @@ impl fmt::Display for IdTokenError {
                 f.write_str("c_hash does not match the authorization code")
             }
             IdTokenError::WrongJwtType { typ } => {
-                write!(f, "typ {typ:?} names another kind of jwt, not an id token")
+                write!(
+                    f,
+                    "typ \"{typ}\" names another kind of jwt, not an id token"
+                )
             }
             IdTokenError::AcrMismatch { found: Some(acr) } => {
-                write!(f, "acr {acr:?} is not one of the acr_values requested")
+                write!(f, "acr \"{acr}\" is not one of the acr_values requested")
             }
             IdTokenError::AcrMismatch { found: None } => {
                 f.write_str("acr is missing though acr_values were requested and required")
@@ -1000,7 +1072,7 @@ impl fmt::Display for CallbackError {
             }
             CallbackError::IssMismatch { expected, found } => write!(
                 f,
-                "iss {found:?} is not the issuer {expected:?} the request was sent to"
+                "iss \"{found}\" is not the issuer \"{expected}\" the request was sent to"
             ),
             CallbackError::MissingCode => f.write_str("code is missing"),
             CallbackError::InvalidErrorCode => {
@@ -1183,6 +1255,56 @@ mod tests {
     }
 
     #[test]
+    fn quoted_values_that_differ_never_print_the_same() {
+        // The discovery finding (issue 14): an issuer with a trailing CR
+        // printed exactly like the expected one.
+        let expected = "https://op.example.com/tenant/v2.0";
+        let found = clean_text("https://op.example.com/tenant/v2.0\r", 256);
+        assert_eq!(found, "https://op.example.com/tenant/v2.0\\r");
+        assert_ne!(found, expected);
+        // An escape spelled out by the server is not a control character.
+        assert_ne!(clean_text("a\\rb", 64), clean_text("a\rb", 64));
+        assert_eq!(clean_text("a\\rb", 64), "a\\\\rb");
+        assert_eq!(clean_text("say \"hi\"", 64), "say \\\"hi\\\"");
+        // Bidi overrides and zero-width characters show themselves.
+        assert_eq!(
+            clean_text("ab\u{202e}cd\u{200b}", 64),
+            "ab\\u{202e}cd\\u{200b}"
+        );
+        assert_eq!(clean_text("\u{1b}[2J\t", 64), "\\u{1b}[2J\\t");
+        // Printable text, non-ASCII included, is kept as it is.
+        assert_eq!(clean_text("héllo wörld", 64), "héllo wörld");
+    }
+
+    #[test]
+    fn a_cut_is_marked_and_stays_within_the_bound() {
+        let long = "x".repeat(100);
+        let cut = clean_text(&long, 40);
+        assert!(cut.len() <= 40, "{cut}");
+        assert!(cut.starts_with("xxxx"));
+        // What is left out is counted, so two long values of different
+        // lengths never print the same.
+        let rest: usize = cut
+            .rsplit("(+")
+            .next()
+            .and_then(|tail| tail.strip_suffix(" bytes)"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(rest + cut.find('…').unwrap(), 100);
+        assert_ne!(clean_text(&"x".repeat(101), 40), cut);
+        // Exactly at the bound: no mark.
+        assert_eq!(clean_text(&"y".repeat(40), 40), "y".repeat(40));
+        // Escapes count toward the bound and are never split.
+        let escapes = clean_text(&"\u{1}".repeat(30), 40);
+        assert!(
+            escapes.len() <= 40 && escapes.starts_with("\\u{1}"),
+            "{escapes}"
+        );
+        assert!(!escapes.contains("\\u{…"), "{escapes}");
+    }
+
+    #[test]
     fn error_response_text_is_cleaned_and_bounded() {
         let long = "x".repeat(5000);
         let response = ErrorResponse::new(
@@ -1191,11 +1313,21 @@ mod tests {
             Some("https://example.com/\u{7}err"),
             Some(400),
         );
-        assert_eq!(response.error.as_str(), "weird[31m");
+        // Escaped visibly, never dropped: a terminal sees no escape sequence.
+        assert_eq!(response.error.as_str(), "weird\\u{1b}[31m");
         let description = response.description.unwrap();
-        assert!(description.starts_with("bad[2Jxxx"));
-        assert_eq!(description.len(), ErrorResponse::MAX_TEXT);
-        assert_eq!(response.uri.as_deref(), Some("https://example.com/err"));
+        assert!(
+            description.starts_with("bad\\u{1b}[2J\\r\\nxxx"),
+            "{description}"
+        );
+        assert!(description.len() <= ErrorResponse::MAX_TEXT);
+        // The cut is marked with what was left out.
+        assert!(description.ends_with(" bytes)"), "{description}");
+        assert!(!description.contains('\u{1b}'));
+        assert_eq!(
+            response.uri.as_deref(),
+            Some("https://example.com/\\u{7}err")
+        );
     }
 
     #[test]
@@ -1225,8 +1357,9 @@ mod tests {
         let body = format!("<html>\n<body>{}</body>", "é".repeat(200));
         let malformed = MalformedResponse::with_excerpt(502, "not json", body.as_bytes());
         let excerpt = malformed.excerpt.unwrap();
-        assert!(excerpt.len() <= MalformedResponse::MAX_EXCERPT);
-        assert!(excerpt.starts_with("<html><body>é"));
+        assert!(excerpt.len() <= MalformedResponse::MAX_EXCERPT, "{excerpt}");
+        assert!(excerpt.starts_with("<html>\\n<body>é"), "{excerpt}");
+        assert!(excerpt.ends_with(" bytes)"), "{excerpt}");
     }
 
     #[test]

@@ -480,7 +480,8 @@ fn the_callback_checks_state_first_even_on_error_responses() {
     match callback_error(&client, pending, &denied) {
         Error::OAuth(response) => {
             assert_eq!(response.error, ErrorCode::AccessDenied);
-            assert_eq!(response.description.as_deref(), Some("nothanks"));
+            // The newline is shown escaped, never dropped or passed on.
+            assert_eq!(response.description.as_deref(), Some("no\\nthanks"));
             assert_eq!(response.status, None);
         }
         other => panic!("{other:?}"),

@@ -182,7 +182,8 @@ impl TokenPost {
 /// by a fixed one); the token is also looked for with its control
 /// characters removed, as cleaned server text would show it.
 fn scrub(error: Error, token: &str) -> Error {
-    let cleaned = clean_text(token, token.len());
+    // As an error would quote it: escaped, and never cut short here.
+    let cleaned = clean_text(token, usize::MAX);
     let leaks = |text: &str| {
         (!token.is_empty() && text.contains(token))
             || (!cleaned.is_empty() && text.contains(cleaned.as_str()))

@@ -937,13 +937,31 @@ mod tests {
     }
 
     #[test]
+    fn an_issuer_differing_by_a_carriage_return_prints_differently() {
+        // fuzz/regressions/discovery_metadata/issuer-trailing-cr (issue 14).
+        let expected = "https://op.example.com/tenant/v2.0";
+        let body = serde_json::json!({ "issuer": format!("{expected}\r") }).to_string();
+        let error = ProviderMetadata::from_json(body.as_bytes(), &issuer(expected)).unwrap_err();
+        let message = error.to_string();
+        assert_eq!(
+            message,
+            "discovery document is for issuer \"https://op.example.com/tenant/v2.0\\r\", \
+             not the configured \"https://op.example.com/tenant/v2.0\""
+        );
+    }
+
+    #[test]
     fn mismatched_issuers_are_cleaned_and_cut() {
         let found = format!("https://evil.example/\u{1b}[2J{}", "a".repeat(1000));
         let body = serde_json::json!({ "issuer": found }).to_string();
         match ProviderMetadata::from_json(body.as_bytes(), &issuer("https://as.example.com")) {
             Err(Error::MetadataIssuerMismatch { found, .. }) => {
-                assert!(found.starts_with("https://evil.example/[2Jaaa"));
-                assert_eq!(found.len(), MAX_FOUND_ISSUER);
+                assert!(
+                    found.starts_with("https://evil.example/\\u{1b}[2Jaaa"),
+                    "{found}"
+                );
+                assert!(found.len() <= MAX_FOUND_ISSUER, "{found}");
+                assert!(found.ends_with(" bytes)"), "{found}");
             }
             other => panic!("{other:?}"),
         }

@@ -100,7 +100,7 @@ pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>
     if let Some(key) = top.duplicate {
         return Err(MalformedResponse::without_excerpt(
             status,
-            format!("field {:?} appears more than once", clean_text(&key, 64)),
+            format!("field \"{}\" appears more than once", clean_text(&key, 64)),
         )
         .into());
     }
@@ -224,7 +224,7 @@ fn parse_json_object<S: FieldSink>(status: u16, body: &[u8]) -> Result<Top<S>, E
         Ok(json::Parsed::Object(top)) => Ok(top),
         Ok(json::Parsed::Duplicate(key)) => Err(MalformedResponse::without_excerpt(
             status,
-            format!("field {:?} appears more than once", clean_text(&key, 64)),
+            format!("field \"{}\" appears more than once", clean_text(&key, 64)),
         )
         .into()),
         Ok(json::Parsed::NotAnObject) => {
