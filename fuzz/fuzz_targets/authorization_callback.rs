@@ -276,10 +276,12 @@ where
                     }
                     match &want {
                         Outcome::OAuth(sent) => {
-                            let cleaned: String =
-                                sent.chars().filter(|c| !c.is_control()).collect();
                             assert!(
-                                cleaned.starts_with(code),
+                                grantflow_fuzz::is_quote_of(
+                                    code,
+                                    sent,
+                                    grantflow::ErrorResponse::MAX_TEXT
+                                ),
                                 "error code {code:?} from {sent:?}"
                             );
                         }

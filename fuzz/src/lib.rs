@@ -273,6 +273,61 @@ pub fn check_error(response: &HttpResponse, error: &Error) {
     }
 }
 
+/// One character of a server value as the core quotes it: control
+/// characters, the invisible format characters (bidi marks, embeddings,
+/// overrides and isolates, zero-width characters, the soft hyphen), `"` and
+/// `\\` escaped visibly; anything else as it is. Written apart from the core,
+/// from its documented rule.
+fn quoted_char(c: char, out: &mut String) {
+    let invisible = matches!(
+        u32::from(c),
+        0xad | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060 | 0x2066..=0x2069 | 0xfeff
+    );
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '"' => out.push_str("\\\""),
+        '\r' => out.push_str("\\r"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        c if c.is_control() || invisible => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        c => out.push(c),
+    }
+}
+
+/// Whether `quoted` is how the core quotes `text` within `max` bytes: the
+/// whole of it escaped, or, when that does not fit, an escaped prefix (whole
+/// characters only) followed by `…(+N bytes)` with N the bytes of `text`
+/// left out, all within `max`. Two different values never pass for one
+/// another.
+pub fn is_quote_of(quoted: &str, text: &str, max: usize) -> bool {
+    if quoted.len() > max {
+        return false;
+    }
+    let mut whole = String::new();
+    for c in text.chars() {
+        quoted_char(c, &mut whole);
+    }
+    if quoted == whole {
+        return whole.len() <= max;
+    }
+    let Some((prefix, rest)) = quoted.rsplit_once("…(+") else {
+        return false;
+    };
+    let Some(count) = rest.strip_suffix(" bytes)") else {
+        return false;
+    };
+    let mut built = String::new();
+    let mut consumed = 0;
+    for c in text.chars() {
+        if built.len() >= prefix.len() {
+            break;
+        }
+        quoted_char(c, &mut built);
+        consumed += c.len_utf8();
+    }
+    whole.len() > max && built == prefix && count == (text.len() - consumed).to_string()
+}
+
 /// Checks what every error must be, whatever its kind: short to print (in
 /// both forms) and, printed, free of control characters (a server's text is
 /// cleaned before it is quoted).

@@ -641,6 +641,11 @@ fn safe_excerpt(body: &[u8]) -> Option<String> {
         return None;
     }
     let excerpt = clean_text(head.trim(), MalformedResponse::MAX_EXCERPT);
+    // An escape (`\r` is a backslash and an `r`) can join token characters
+    // into a longer run than the body had: what is shown is checked too.
+    if has_token_like_run(&excerpt) {
+        return None;
+    }
     (!excerpt.is_empty()).then_some(excerpt)
 }
 
