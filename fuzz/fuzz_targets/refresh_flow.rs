@@ -23,16 +23,14 @@
 
 #![no_main]
 
-use grantflow::testing::{jwks_json, sign_jwt, test_signer};
-use grantflow::{
-    ClientAuth, ClientSecret, Flow, Identity, JwsSigner, RefreshToken, Rotation, Step, UnixTime,
-};
+use grantflow::testing::sign_jwt;
+use grantflow::{ClientAuth, ClientSecret, Flow, Identity, RefreshToken, Rotation, Step, UnixTime};
 use grantflow_fuzz::Reader;
 use grantflow_fuzz::driver::{self, Body};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 
-const ISSUER: &str = "https://op.example.com";
+const ISSUER: &str = driver::DISCOVERED_ISSUER;
 const JWKS_URI: &str = "https://op.example.com/jwks";
 const CLIENT_ID: &str = "web-app";
 const SECRET: &str = "client-secret-Zq81mX";
@@ -49,13 +47,10 @@ fn form_param(body: &[u8], name: &str) -> Option<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let k1 = test_signer(1, "k1");
-    let k2 = test_signer(2, "k2");
+    let (k1, k2) = driver::test_keys();
     let client = driver::discovered_client(
-        ISSUER,
         CLIENT_ID,
         ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
-        &[&k1],
         UnixTime::from_secs(1_699_999_000),
     );
     let mut identity = Identity::new(ISSUER, "alice", [CLIENT_ID.to_owned()])
@@ -107,15 +102,10 @@ fuzz_target!(|data: &[u8]| {
                 timeout = t & 0x40 != 0;
                 if in_flight_jwks {
                     let keys = reader.byte();
-                    let mut signers: Vec<&dyn JwsSigner> = Vec::new();
-                    if keys & 1 != 0 {
-                        signers.push(&k1);
-                    }
                     if keys & 2 != 0 {
-                        signers.push(&k2);
                         k2_known |= answer.is_success() && !timeout;
                     }
-                    jwks_json(&signers).into_bytes()
+                    driver::jwks_body(keys).as_bytes().to_vec()
                 } else {
                     templated = true;
                     let p = reader.byte();
@@ -141,7 +131,7 @@ fuzz_target!(|data: &[u8]| {
                     by_k2 = p & 32 != 0;
                     let with_id_token = shape & 1 == 0;
                     broken = with_id_token && p & (1 | 2 | 4 | 8 | 16 | 64 | 128) != 0;
-                    let token = sign_jwt(if by_k2 { &k2 } else { &k1 }, &claims).expect("signed");
+                    let token = sign_jwt(if by_k2 { k2 } else { k1 }, &claims).expect("signed");
                     secrets.push(token.clone());
                     let mut body =
                         json!({"access_token": ACCESS, "token_type": "Bearer", "expires_in": 3600});

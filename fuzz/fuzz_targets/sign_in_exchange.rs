@@ -26,14 +26,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantflow::testing::{CountingRng, jwks_json, sign_jwt, test_signer};
-use grantflow::{ClientAuth, ClientSecret, Flow, JwsSigner, Step, UnixTime};
+use grantflow::testing::{CountingRng, sign_jwt};
+use grantflow::{ClientAuth, ClientSecret, Flow, Step, UnixTime};
 use grantflow_fuzz::driver::{self, Body};
 use grantflow_fuzz::{HMAC_SECRET, Reader, hs256_token};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
-const ISSUER: &str = "https://op.example.com";
+const ISSUER: &str = driver::DISCOVERED_ISSUER;
 const JWKS_URI: &str = "https://op.example.com/jwks";
 const CLIENT_ID: &str = "web-app";
 const REDIRECT: &str = "https://app.example.com/cb";
@@ -85,14 +85,11 @@ fn claims_hold(token: &str, nonce: &str, now: u64, k2_known: bool) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let k1 = test_signer(1, "k1");
-    let k2 = test_signer(2, "k2");
+    let (k1, k2) = driver::test_keys();
     let began = UnixTime::from_secs(1_700_000_000);
     let client = driver::discovered_client(
-        ISSUER,
         CLIENT_ID,
         ClientAuth::ClientSecretPost(ClientSecret::new(HMAC_SECRET)),
-        &[&k1],
         began,
     );
 
@@ -151,19 +148,12 @@ fuzz_target!(|data: &[u8]| {
                 timeout = t & 0x40 != 0;
                 if in_flight_jwks {
                     let keys = reader.byte();
-                    let mut signers: Vec<&dyn JwsSigner> = Vec::new();
-                    if keys & 1 != 0 {
-                        signers.push(&k1);
-                    }
-                    if keys & 2 != 0 {
-                        signers.push(&k2);
-                    }
                     if answer.is_success() && keys & 2 != 0 && !timeout {
                         // A success may still be refused (content type);
                         // `k2` counts as known only if the flow goes on.
                         k2_known = true;
                     }
-                    jwks_json(&signers).into_bytes()
+                    driver::jwks_body(keys).as_bytes().to_vec()
                 } else {
                     let p = reader.byte();
                     let shape = reader.byte();
@@ -193,9 +183,9 @@ fuzz_target!(|data: &[u8]| {
                             claims.to_string().as_bytes(),
                         )
                     } else if by_k2 {
-                        sign_jwt(&k2, &claims).expect("signed")
+                        sign_jwt(k2, &claims).expect("signed")
                     } else {
-                        sign_jwt(&k1, &claims).expect("signed")
+                        sign_jwt(k1, &claims).expect("signed")
                     };
                     secrets.push(token.clone());
                     id_token = Some(token.clone());

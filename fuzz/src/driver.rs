@@ -182,32 +182,71 @@ pub fn jwt_part(token: &str, index: usize) -> Option<serde_json::Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// A client of a provider discovered at `issuer` (`https://op.example.com`
-/// shaped: `/auth`, `/token`, `/jwks`), holding the key set of `signers` as
-/// loaded from its `jwks_uri`: so an unknown `kid` makes the flows fetch the
-/// key set again (OIDC Core §10.1.1). ID tokens are EdDSA only.
+/// The two Ed25519 keys the driver targets sign ID tokens with: `k1`, which
+/// the clients trust, and `k2`, which they learn only from a re-fetched key
+/// set. Made once: deriving a key pair is work that is not under test.
+pub fn test_keys() -> &'static (grantflow::Ed25519Signer, grantflow::Ed25519Signer) {
+    static KEYS: std::sync::OnceLock<(grantflow::Ed25519Signer, grantflow::Ed25519Signer)> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        (
+            grantflow::testing::test_signer(1, "k1"),
+            grantflow::testing::test_signer(2, "k2"),
+        )
+    })
+}
+
+/// The key set document of `k1` (bit 0 of `keys`) and `k2` (bit 1), as a
+/// `jwks_uri` serves it; made once per combination.
+pub fn jwks_body(keys: u8) -> &'static str {
+    static BODIES: std::sync::OnceLock<[String; 4]> = std::sync::OnceLock::new();
+    let bodies = BODIES.get_or_init(|| {
+        let (k1, k2) = test_keys();
+        [
+            grantflow::testing::jwks_json(&[]),
+            grantflow::testing::jwks_json(&[k1]),
+            grantflow::testing::jwks_json(&[k2]),
+            grantflow::testing::jwks_json(&[k1, k2]),
+        ]
+    });
+    &bodies[usize::from(keys & 3)]
+}
+
+/// The issuer of [`discovered_client`].
+pub const DISCOVERED_ISSUER: &str = "https://op.example.com";
+
+/// A client of a provider discovered at [`DISCOVERED_ISSUER`] (`/auth`,
+/// `/token`, `/jwks`), holding the key set of `k1` as loaded from its
+/// `jwks_uri` at `now`: so an unknown `kid` makes the flows fetch the key set
+/// again (OIDC Core §10.1.1). ID tokens are EdDSA only. The metadata and the
+/// key set are parsed once; each call makes a new client (with its own key
+/// cache and re-fetch limit).
 pub fn discovered_client(
-    issuer: &str,
     client_id: &str,
     auth: grantflow::ClientAuth,
-    signers: &[&dyn grantflow::JwsSigner],
     now: UnixTime,
 ) -> grantflow::Client {
-    let document = serde_json::json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/auth"),
-        "token_endpoint": format!("{issuer}/token"),
-        "jwks_uri": format!("{issuer}/jwks"),
-        "response_types_supported": ["code"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+    static PROVIDER: std::sync::OnceLock<(grantflow::ProviderMetadata, grantflow::JwkSet)> =
+        std::sync::OnceLock::new();
+    let (metadata, keys) = PROVIDER.get_or_init(|| {
+        let issuer = DISCOVERED_ISSUER;
+        let document = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/auth"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+        });
+        let issuer = grantflow::Issuer::new(issuer).expect("a valid issuer");
+        let metadata =
+            grantflow::ProviderMetadata::from_openid_json(document.to_string().as_bytes(), &issuer)
+                .expect("a valid document");
+        let keys = grantflow::testing::jwk_set(&[&test_keys().0]).expect("a key set");
+        (metadata, keys)
     });
-    let issuer = grantflow::Issuer::new(issuer).expect("a valid issuer");
-    let metadata =
-        grantflow::ProviderMetadata::from_openid_json(document.to_string().as_bytes(), &issuer)
-            .expect("a valid document");
-    let keys = grantflow::testing::jwk_set(signers).expect("a key set");
-    let provider = grantflow::DiscoveredProvider::new(metadata, Some(keys), now);
+    let provider = grantflow::DiscoveredProvider::new(metadata.clone(), Some(keys.clone()), now);
     grantflow::Client::from_provider(&provider, grantflow::ClientId::new(client_id), auth)
         .with_id_token_policy(
             grantflow::IdTokenPolicy::default().with_algorithms([grantflow::Algorithm::EdDsa]),
