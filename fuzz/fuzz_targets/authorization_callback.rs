@@ -61,7 +61,6 @@ const KNOWN: [&str; 6] = [
     "error_uri",
 ];
 
-
 /// What the callback must do with a redirect.
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {

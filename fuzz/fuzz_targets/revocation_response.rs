@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(Step::Done(())) => assert!((200..300).contains(&status), "revoked with http {status}"),
         Ok(_) => panic!("revocation took a second step"),
         Err(error) => {
-            assert!(!(200..300).contains(&status), "http {status} refused: {error:?}");
+            assert!(
+                !(200..300).contains(&status),
+                "http {status} refused: {error:?}"
+            );
             check_error(&input.response, &error);
             input.check_withheld(&error.to_string());
             input.check_withheld(&format!("{error:?}"));

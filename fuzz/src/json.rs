@@ -116,14 +116,18 @@ impl<'de> Visitor<'de> for RepeatVisitor {
             if !names.insert(name) && self.depth > 0 {
                 repeat = true;
             }
-            repeat |= access.next_value_seed(RepeatVisitor { depth: self.depth + 1 })?;
+            repeat |= access.next_value_seed(RepeatVisitor {
+                depth: self.depth + 1,
+            })?;
         }
         Ok(repeat)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
         let mut repeat = false;
-        while let Some(inner) = access.next_element_seed(RepeatVisitor { depth: self.depth + 1 })? {
+        while let Some(inner) = access.next_element_seed(RepeatVisitor {
+            depth: self.depth + 1,
+        })? {
             repeat |= inner;
         }
         Ok(repeat)

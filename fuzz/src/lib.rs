@@ -16,6 +16,7 @@
 
 use grantflow::{Error, HttpResponse, MalformedResponse, TokenSet, UnixTime};
 
+pub mod driver;
 pub mod endpoints;
 pub mod jose;
 pub mod json;
