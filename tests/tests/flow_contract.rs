@@ -465,3 +465,45 @@ mod lifecycle_and_newer_grants {
         assert_ended(&mut logout, response(200, None, ""));
     }
 }
+
+/// A server that quotes a secret of the request in its error (the refresh
+/// token, the client secret) does not get it into the error.
+#[test]
+fn a_secret_echoed_in_a_token_error_is_withheld() {
+    let echo = |secret: &str| {
+        json_response(
+            400,
+            format!(r#"{{"error":"invalid_grant","error_description":"unknown value {secret}"}}"#),
+        )
+    };
+    let client = confidential();
+    let mut flow = client.client_credentials().unwrap();
+    let _ = flow.start(NOW).unwrap();
+    let error = flow.handle_response(echo(SECRET), NOW).unwrap_err();
+    assert_eq!(
+        error.oauth_code(),
+        Some(&grantflow::ErrorCode::InvalidGrant)
+    );
+    assert!(!error.to_string().contains(SECRET), "{error}");
+    assert_no_secret(&error);
+
+    let mut refresh = client
+        .refresh(&grantflow::RefreshToken::new(REFRESH))
+        .unwrap();
+    let _ = refresh.start(NOW).unwrap();
+    let error = refresh.handle_response(echo(REFRESH), NOW).unwrap_err();
+    assert_eq!(
+        error.oauth_code(),
+        Some(&grantflow::ErrorCode::InvalidGrant)
+    );
+    assert!(!error.to_string().contains(REFRESH), "{error}");
+    // Other descriptions stay.
+    let mut refresh = client
+        .refresh(&grantflow::RefreshToken::new(REFRESH))
+        .unwrap();
+    let _ = refresh.start(NOW).unwrap();
+    let error = refresh
+        .handle_response(echo("nothing secret"), NOW)
+        .unwrap_err();
+    assert!(error.to_string().contains("nothing secret"), "{error}");
+}

@@ -665,6 +665,51 @@ fn has_token_like_run(text: &str) -> bool {
     false
 }
 
+/// Withholds a secret the request carried (`token`: a token, a code, a
+/// verifier, the client secret) from a response error: a server that echoes the token
+/// in an `error_description`, an `error_uri`, a non-standard error code, a
+/// repeated member name or the body an excerpt quotes would otherwise put
+/// the secret into logs. The text holding it is dropped (a description or
+/// URI becomes `None`, an excerpt is withheld, a reason or code is replaced
+/// by a fixed one); the token is also looked for with its control
+/// characters escaped, as cleaned server text would show it. Every flow
+/// passes each error a response gave it through here with its secrets.
+pub(crate) fn withhold(error: Error, token: &str) -> Error {
+    // As an error would quote it: escaped, and never cut short here.
+    let cleaned = clean_text(token, usize::MAX);
+    let leaks = |text: &str| {
+        (!token.is_empty() && text.contains(token))
+            || (!cleaned.is_empty() && text.contains(cleaned.as_str()))
+    };
+    match error {
+        Error::OAuth(mut response) => {
+            if response.description.as_deref().is_some_and(leaks) {
+                response.description = None;
+            }
+            if response.uri.as_deref().is_some_and(leaks) {
+                response.uri = None;
+            }
+            if matches!(&response.error, ErrorCode::Other(code) if leaks(code)) {
+                response.error = ErrorCode::Other("<withheld: it quoted the token>".to_owned());
+            }
+            Error::OAuth(response)
+        }
+        Error::MalformedResponse(mut malformed) => {
+            if malformed.excerpt.as_deref().is_some_and(leaks) {
+                malformed.excerpt = None;
+            }
+            if leaks(&malformed.reason) {
+                malformed.reason = format!(
+                    "http {} response that quotes the token (details withheld)",
+                    malformed.status
+                );
+            }
+            Error::MalformedResponse(malformed)
+        }
+        other => other,
+    }
+}
+
 /// A server value made safe to quote in an error: control characters,
 /// Unicode bidi and invisible format characters, `"` and `\` are escaped
 /// visibly (`\r`, `\n`, `\t`, `\"`, `\\`, `\u{1b}`), so a quoted value

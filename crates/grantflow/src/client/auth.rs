@@ -176,6 +176,21 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `error`, from a response to a request this client authenticated,
+    /// with the client secret withheld wherever the server echoed it (it
+    /// travels in the request with `client_secret_basic` and
+    /// `client_secret_post`; a JWT assertion never carries it).
+    pub(crate) fn withhold_secret(&self, error: Error) -> Error {
+        match self.auth() {
+            ClientAuth::ClientSecretBasic(secret) | ClientAuth::ClientSecretPost(secret) => {
+                crate::error::withhold(error, secret.secret())
+            }
+            _ => error,
+        }
+    }
+}
+
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, per
 /// RFC 6749 §2.3.1 (a plain RFC 7617 encoding breaks secrets with `:`, `%` or
 /// `+` on conforming servers). The header is marked sensitive so HTTP stacks

@@ -8,8 +8,9 @@ use core::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{TokenPost, TokenTypeHint, scrub};
+use super::{TokenPost, TokenTypeHint};
 use crate::client::Client;
+use crate::error::withhold;
 use crate::error::{Error, MalformedResponse};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
@@ -122,7 +123,7 @@ impl Flow for Introspection {
         let token = self.post.answered()?;
         parse_introspection_response(&response)
             .map(Step::Done)
-            .map_err(|error| scrub(error, token))
+            .map_err(|error| withhold(error, token))
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<IntrospectionResponse>, Error> {

@@ -6,7 +6,7 @@
 //!
 //! The token these flows carry is a secret: it is redacted in `Debug`,
 //! zeroized when the flow is dropped, and withheld from every error, even
-//! one quoting a server that echoed it back (see [`scrub`]).
+//! one quoting a server that echoed it back (`error::withhold`).
 
 use core::fmt;
 
@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::client::{Client, Endpoints};
 use crate::endpoint::EndpointUrl;
-use crate::error::{Error, ErrorCode, clean_text};
+use crate::error::Error;
 use crate::message::HttpRequest;
 use crate::time::UnixTime;
 
@@ -174,53 +174,10 @@ impl TokenPost {
     }
 }
 
-/// Withholds `token` from a response error: a server that echoes the token
-/// in an `error_description`, an `error_uri`, a non-standard error code, a
-/// repeated member name or the body an excerpt quotes would otherwise put
-/// the secret into logs. The text holding it is dropped (a description or
-/// URI becomes `None`, an excerpt is withheld, a reason or code is replaced
-/// by a fixed one); the token is also looked for with its control
-/// characters removed, as cleaned server text would show it.
-fn scrub(error: Error, token: &str) -> Error {
-    // As an error would quote it: escaped, and never cut short here.
-    let cleaned = clean_text(token, usize::MAX);
-    let leaks = |text: &str| {
-        (!token.is_empty() && text.contains(token))
-            || (!cleaned.is_empty() && text.contains(cleaned.as_str()))
-    };
-    match error {
-        Error::OAuth(mut response) => {
-            if response.description.as_deref().is_some_and(leaks) {
-                response.description = None;
-            }
-            if response.uri.as_deref().is_some_and(leaks) {
-                response.uri = None;
-            }
-            if matches!(&response.error, ErrorCode::Other(code) if leaks(code)) {
-                response.error = ErrorCode::Other("<withheld: it quoted the token>".to_owned());
-            }
-            Error::OAuth(response)
-        }
-        Error::MalformedResponse(mut malformed) => {
-            if malformed.excerpt.as_deref().is_some_and(leaks) {
-                malformed.excerpt = None;
-            }
-            if leaks(&malformed.reason) {
-                malformed.reason = format!(
-                    "http {} response that quotes the token (details withheld)",
-                    malformed.status
-                );
-            }
-            Error::MalformedResponse(malformed)
-        }
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{ErrorResponse, MalformedResponse};
+    use crate::error::{ErrorCode, ErrorResponse, MalformedResponse};
 
     const TOKEN: &str = "tGzv3JOkF0XG5Qx2TlKWIA";
 
@@ -264,7 +221,7 @@ mod tests {
             Some(&format!("https://as.example.com/err?t={TOKEN}")),
             Some(400),
         ));
-        let Error::OAuth(scrubbed) = scrub(error, TOKEN) else {
+        let Error::OAuth(scrubbed) = crate::error::withhold(error, TOKEN) else {
             panic!("the kind of error changed");
         };
         assert_eq!(scrubbed.description, None);
@@ -277,7 +234,7 @@ mod tests {
             reason: format!("field {TOKEN:?} appears more than once"),
             excerpt: Some(format!("<p>{TOKEN}</p>")),
         });
-        let scrubbed = scrub(error, TOKEN).to_string();
+        let scrubbed = crate::error::withhold(error, TOKEN).to_string();
         assert!(!scrubbed.contains(TOKEN), "{scrubbed}");
         assert!(scrubbed.contains("http 500"), "{scrubbed}");
     }
@@ -292,7 +249,7 @@ mod tests {
             Some(400),
         ));
         // Cleaning removed the BEL: the description reads "abcdef".
-        let Error::OAuth(scrubbed) = scrub(error, token) else {
+        let Error::OAuth(scrubbed) = crate::error::withhold(error, token) else {
             panic!("the kind of error changed");
         };
         assert_eq!(scrubbed.description, None);
@@ -306,7 +263,7 @@ mod tests {
             None,
             Some(400),
         ));
-        assert_eq!(scrub(error.clone(), TOKEN), error);
-        assert_eq!(scrub(error.clone(), ""), error);
+        assert_eq!(crate::error::withhold(error.clone(), TOKEN), error);
+        assert_eq!(crate::error::withhold(error.clone(), ""), error);
     }
 }

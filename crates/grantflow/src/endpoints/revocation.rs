@@ -6,8 +6,9 @@
 
 use serde_json::Value;
 
-use super::{TokenPost, TokenTypeHint, scrub};
+use super::{TokenPost, TokenTypeHint};
 use crate::client::Client;
+use crate::error::withhold;
 use crate::error::{Error, MalformedResponse};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
@@ -145,7 +146,7 @@ impl Flow for Revocation {
         if response.status().is_success() {
             return Ok(Step::Done(()));
         }
-        Err(scrub(revocation_error(&response), token))
+        Err(withhold(revocation_error(&response), token))
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<()>, Error> {

@@ -13,7 +13,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::client::Client;
 use crate::endpoint::is_loopback;
-use crate::error::{Error, ErrorCode, ErrorKind, IdTokenError, MalformedResponse};
+use crate::error::{Error, ErrorCode, ErrorKind, IdTokenError, MalformedResponse, withhold};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::oidc::{Expected, IdToken, parse_jwks_response, refetch_keys_or};
@@ -505,7 +505,7 @@ impl DevicePoll {
     ) -> Result<Step<DeviceTokens>, Error> {
         let error = match parse_tokens_for(&self.authorization.client, response, now) {
             Ok(tokens) => return self.finish(tokens, now, true),
-            Err(error) => error,
+            Err(error) => withhold(error, &self.authorization.device_code.0),
         };
         match error.oauth_code() {
             Some(ErrorCode::AuthorizationPending) => {

@@ -12,7 +12,7 @@
 use core::fmt;
 
 use crate::client::Client;
-use crate::error::{Error, IdTokenError};
+use crate::error::{Error, IdTokenError, withhold};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::oidc::{Expected, IdToken, Identity, parse_jwks_response, refetch_keys_or};
@@ -323,7 +323,8 @@ impl Flow for Refresh {
                     self.dpop_retried = true;
                     return self.send(now);
                 }
-                let tokens = parse_tokens_for(&self.client, &response, now)?;
+                let tokens = parse_tokens_for(&self.client, &response, now)
+                    .map_err(|error| withhold(error, self.refresh_token.secret()))?;
                 self.finish(tokens, now, true)
             }
             State::AwaitingKeys(tokens) => {

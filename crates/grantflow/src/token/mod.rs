@@ -289,7 +289,8 @@ pub(crate) fn parse_tokens_for(
     response: &HttpResponse,
     now: UnixTime,
 ) -> Result<TokenSet, Error> {
-    let tokens = parse_token_response(response, now)?;
+    let tokens =
+        parse_token_response(response, now).map_err(|error| client.withhold_secret(error))?;
     let understood = match &tokens.token_type {
         TokenType::Bearer => true,
         // A DPoP-bound token is usable only with the key it is bound to

@@ -8,7 +8,7 @@ use core::fmt;
 use super::Secret;
 use super::callback::PendingCore;
 use crate::client::Client;
-use crate::error::{Error, IdTokenError};
+use crate::error::{Error, IdTokenError, withhold};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::oidc::{Expected, IdToken, parse_jwks_response, refetch_keys_or};
@@ -125,7 +125,11 @@ impl ExchangeCore {
                     self.dpop_retried = true;
                     return self.send(now);
                 }
-                let tokens = parse_tokens_for(&self.client, &response, now)?;
+                let tokens = parse_tokens_for(&self.client, &response, now).map_err(|error| {
+                    // A server may quote the code or the verifier it refused.
+                    let error = withhold(error, &self.code.0);
+                    withhold(error, self.pending.code_verifier.secret())
+                })?;
                 self.finish(tokens, now, true)
             }
             ExchangeState::AwaitingKeys(tokens) => {
