@@ -346,11 +346,9 @@ impl Inner {
         error: Arc<Error>,
         now: UnixTime,
     ) -> Result<TokenSet, TokenError> {
-        let tokens = state.session.tokens();
-        if !state.session.is_rejected() && !tokens.is_expired(now) {
-            Ok(tokens.clone())
-        } else {
-            Err(TokenError::Failed(error))
+        match state.session.usable_tokens(now) {
+            Some(tokens) => Ok(tokens.clone()),
+            None => Err(TokenError::Failed(error)),
         }
     }
 }
@@ -485,10 +483,7 @@ impl TokenSource {
     /// the current access token: a token another thread already renewed is
     /// left alone.
     pub fn invalidate_token(&self, rejected: &AccessToken) {
-        let mut state = self.inner.lock();
-        if state.session.tokens().access_token.secret() == rejected.secret() {
-            state.session.invalidate();
-        }
+        self.inner.lock().session.invalidate_token(rejected);
     }
 
     /// A copy of the session as it is now, to store.

@@ -475,3 +475,18 @@ fn a_refreshed_id_token_moves_the_identitys_issue_time_on() {
     ));
     assert_eq!(session.identity().unwrap().issued_at, Some(at(3590)));
 }
+
+#[test]
+fn usable_tokens_are_the_ones_good_now_and_invalidate_token_spares_a_renewed_one() {
+    let mut session = session();
+    assert!(session.usable_tokens(at(3599)).is_some());
+    assert!(session.usable_tokens(at(3600)).is_none(), "expired");
+    // Another caller's stale report does nothing once the token changed.
+    session.invalidate_token(&AccessToken::new("at-0"));
+    assert!(!session.is_rejected());
+    session.invalidate_token(&AccessToken::new("at-1"));
+    assert!(session.is_rejected());
+    assert!(session.usable_tokens(NOW).is_none(), "rejected");
+    session.end();
+    assert!(session.usable_tokens(NOW).is_none(), "ended");
+}

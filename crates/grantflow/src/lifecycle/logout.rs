@@ -64,7 +64,7 @@ impl Session {
     /// # }
     /// ```
     pub fn logout(self, client: &Client, options: &LogoutOptions) -> Result<Logout, Error> {
-        let (tokens, _identity) = self.into_parts();
+        let tokens = self.into_tokens();
         let end_session_url = if client.endpoints().end_session.is_some() {
             Some(client.end_session_url(tokens.id_token.as_ref(), options)?)
         } else {

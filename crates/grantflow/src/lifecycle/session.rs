@@ -22,7 +22,7 @@ use crate::grants::{ClientCredentials, Refresh, Refreshed, Rotation, SignIn, end
 use crate::oidc::Identity;
 use crate::time::UnixTime;
 use crate::token::TokenSet;
-use crate::types::Scope;
+use crate::types::{AccessToken, Scope};
 
 /// How long before its expiry an access token is refreshed, by default.
 pub const DEFAULT_REFRESH_MARGIN: u64 = 60;
@@ -353,6 +353,22 @@ impl Session {
         }
     }
 
+    /// The tokens, while their access token can still be used at `now`:
+    /// not expired, not reported rejected, and the session not ended. What
+    /// a caller falls back on after a failed refresh.
+    pub fn usable_tokens(&self, now: UnixTime) -> Option<&TokenSet> {
+        (self.status == Status::Active && !self.tokens.is_expired(now)).then_some(&self.tokens)
+    }
+
+    /// [`invalidate`](Self::invalidate), but only while `rejected` is still
+    /// the current access token: when many callers report the same 401, a
+    /// token one of them already had renewed is left alone.
+    pub fn invalidate_token(&mut self, rejected: &AccessToken) {
+        if self.tokens.access_token.secret() == rejected.secret() {
+            self.invalidate();
+        }
+    }
+
     /// Whether the access token was reported rejected
     /// ([`invalidate`](Self::invalidate)) and not yet replaced.
     pub fn is_rejected(&self) -> bool {
@@ -394,7 +410,7 @@ impl Session {
         Applied::Failed(error)
     }
 
-    pub(crate) fn into_parts(self) -> (TokenSet, Option<Identity>) {
-        (self.tokens, self.identity)
+    pub(crate) fn into_tokens(self) -> TokenSet {
+        self.tokens
     }
 }
