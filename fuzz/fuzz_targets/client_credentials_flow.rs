@@ -20,7 +20,7 @@ use grantflow::{
     Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Error, Flow, Scope, Step,
     parse_token_response,
 };
-use grantflow_fuzz::{Reader, build_response, check_token_result, response_header};
+use grantflow_fuzz::{Reader, build_response, check_token_result, quoted, response_header};
 use libfuzzer_sys::fuzz_target;
 
 const TOKEN_ENDPOINT: &str = "https://as.example.com/token";
@@ -180,7 +180,22 @@ fuzz_target!(|data: &[u8]| {
     check_token_result(&response, now, &via_flow);
     match (&direct, &via_flow) {
         (Ok(a), Ok(b)) => assert_eq!(a.access_token.secret(), b.access_token.secret()),
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (Err(a), Err(b)) => {
+            // The flow withholds the client secret from what a server
+            // quotes (an echo in a description, an excerpt holding it), so
+            // the two differ only when the parser's text shows the secret,
+            // as sent or as the core escapes it.
+            let (a, b) = (a.to_string(), b.to_string());
+            let shows_secret = |text: &str| {
+                !secret.is_empty() && (text.contains(&secret) || text.contains(&quoted(&secret)))
+            };
+            if a != b {
+                assert!(
+                    shows_secret(&a),
+                    "the flow changed an error without a secret in it: {a} / {b}"
+                );
+            }
+        }
         _ => panic!("the flow and the parser disagree"),
     }
 

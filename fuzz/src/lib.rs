@@ -295,6 +295,16 @@ fn quoted_char(c: char, out: &mut String) {
     }
 }
 
+/// `text` as the core quotes it when it fits: every character escaped by
+/// the documented rule, nothing cut.
+pub fn quoted(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        quoted_char(c, &mut out);
+    }
+    out
+}
+
 /// Whether `quoted` is how the core quotes `text` within `max` bytes: the
 /// whole of it escaped, or, when that does not fit, an escaped prefix (whole
 /// characters only) followed by `…(+N bytes)` with N the bytes of `text`

@@ -649,6 +649,28 @@ fn safe_excerpt(body: &[u8]) -> Option<String> {
     (!excerpt.is_empty()).then_some(excerpt)
 }
 
+/// The member names of a server's document, as `Debug` shows them: a name
+/// holding a token-like run or one of `secrets` (the document's own tokens)
+/// is shown as `<withheld>`, so a server that names a member after a token
+/// does not put it into logs.
+pub(crate) fn member_names<'a>(
+    names: impl Iterator<Item = &'a String>,
+    secrets: &[&str],
+) -> Vec<&'a str> {
+    names
+        .map(|name| {
+            let holds_secret = secrets
+                .iter()
+                .any(|secret| !secret.is_empty() && name.contains(secret));
+            if holds_secret || has_token_like_run(name) {
+                "<withheld>"
+            } else {
+                name.as_str()
+            }
+        })
+        .collect()
+}
+
 fn has_token_like_run(text: &str) -> bool {
     let mut run = 0;
     for b in text.bytes() {

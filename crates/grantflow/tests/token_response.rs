@@ -664,3 +664,26 @@ fn huge_error_description_is_bounded_and_control_free() {
     assert!(text.ends_with(" bytes)"), "the cut is marked");
     assert!(!text.contains('\u{1b}'));
 }
+
+/// Found by the `refresh_flow` fuzz target: a server that names an extra
+/// member after a token must not put the token into `Debug`, which shows the
+/// names of the extra members.
+#[test]
+fn debug_withholds_extra_member_names_that_hold_a_token() {
+    let body = br#"{"access_token":"at-9f","token_type":"Bearer","refresh_token":"rt-7",
+        "refresh_token.new-refresh-token-Wy9":1,"echo-at-9f":2,"ext_expires_in":3}"#;
+    let response = http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .unwrap();
+    let tokens = grantflow::parse_token_response(&response, grantflow::UnixTime::from_secs(1))
+        .unwrap();
+    let debug = format!("{tokens:?}");
+    // A token-like run (20 token characters or more) and the set's own
+    // access token are withheld; an ordinary name is shown.
+    assert!(!debug.contains("new-refresh-token-Wy9"), "{debug}");
+    assert!(!debug.contains("at-9f"), "{debug}");
+    assert!(debug.contains("ext_expires_in"), "{debug}");
+    assert_eq!(debug.matches("<withheld>").count(), 2, "{debug}");
+}

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{TokenPost, TokenTypeHint};
 use crate::client::Client;
-use crate::error::withhold;
+use crate::error::{member_names, withhold};
 use crate::error::{Error, MalformedResponse};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
@@ -233,7 +233,7 @@ impl fmt::Debug for IntrospectionResponse {
             .field("aud", &self.aud)
             .field("iss", &self.iss)
             .field("jti", &self.jti)
-            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .field("extra", &member_names(self.extra.keys(), &[]))
             .finish()
     }
 }

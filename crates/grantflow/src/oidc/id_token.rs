@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq as _;
 use crate::alg::Algorithm;
 use crate::client::{Client, ClientAuth, IdTokenPolicy};
 use crate::endpoint::Issuer;
-use crate::error::{Error, IdTokenError, JwsError, clean_text};
+use crate::error::{Error, IdTokenError, JwsError, clean_text, member_names};
 use crate::jose::{CompactJws, JwkSet};
 use crate::message::HttpRequest;
 use crate::time::UnixTime;
@@ -606,7 +606,7 @@ impl fmt::Debug for IdTokenClaims {
             .field("azp", &self.azp)
             .field("at_hash", &self.at_hash)
             .field("c_hash", &self.c_hash)
-            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .field("extra", &member_names(self.extra.keys(), &[]))
             .finish()
     }
 }

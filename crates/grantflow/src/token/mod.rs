@@ -22,7 +22,7 @@ use core::fmt;
 use serde_json::{Map, Value};
 
 use crate::client::Client;
-use crate::error::{Error, MalformedResponse, clean_text};
+use crate::error::{Error, MalformedResponse, clean_text, member_names};
 use crate::message::HttpResponse;
 use crate::time::UnixTime;
 use crate::types::{AccessToken, RawIdToken, RefreshToken, Scope};
@@ -224,6 +224,18 @@ impl TokenSet {
     }
 }
 
+impl TokenSet {
+    /// The set's own secrets, which its `Debug` never shows (not even in the
+    /// name of an extra member).
+    fn secrets(&self) -> [&str; 3] {
+        [
+            self.access_token.secret(),
+            self.refresh_token.as_ref().map_or("", |token| token.secret()),
+            self.id_token.as_ref().map_or("", |token| token.as_str()),
+        ]
+    }
+}
+
 impl fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSet")
@@ -234,7 +246,7 @@ impl fmt::Debug for TokenSet {
             .field("scopes", &self.scopes)
             .field("id_token", &self.id_token)
             .field("received_at", &self.received_at)
-            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .field("extra", &member_names(self.extra.keys(), &self.secrets()))
             .finish()
     }
 }
