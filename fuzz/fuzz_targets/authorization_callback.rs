@@ -46,6 +46,7 @@ use grantflow::{
 };
 use grantflow_fuzz::check_printable;
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
 
 const ISSUER: &str = "https://op.example.com";
 const CLIENT_ID: &str = "web-app";
@@ -153,27 +154,56 @@ struct Case {
     want: Outcome,
 }
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&flags, text)) = data.split_first() else {
-        return;
-    };
-    let iss_required = flags & 1 != 0;
-    let with_issuer = flags & 2 == 0;
-    let (now, in_time) = match (flags >> 2) & 3 {
-        0 => (NOW, true),
-        1 => (NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE), true),
-        2 => (NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE + 1), false),
-        _ => (NOW.saturating_sub_secs(61), false),
-    };
+/// A variant's client, and the `state` and PKCE challenge its request
+/// sends.
+struct Setup {
+    client: Client,
+    state: String,
+    challenge: String,
+}
 
-    let mut client = Client::new(ClientId::new(CLIENT_ID), ClientAuth::None)
-        .with_authorization_endpoint(
-            EndpointUrl::parse("https://op.example.com/authorize?realm=x").expect("valid"),
+/// The setup of the variant: with or without an issuer, RFC 9207 `iss`
+/// required or not. Built on first use.
+fn setup(with_issuer: bool, iss_required: bool) -> &'static Setup {
+    static SETUPS: OnceLock<[Setup; 4]> = OnceLock::new();
+    let setups = SETUPS.get_or_init(|| {
+        [(false, false), (false, true), (true, false), (true, true)].map(
+            |(with_issuer, iss_required)| {
+                let mut client = Client::new(ClientId::new(CLIENT_ID), ClientAuth::None)
+                    .with_authorization_endpoint(
+                        EndpointUrl::parse("https://op.example.com/authorize?realm=x")
+                            .expect("valid"),
+                    )
+                    .with_token_endpoint(
+                        EndpointUrl::parse("https://op.example.com/token").expect("valid"),
+                    )
+                    .with_required_callback_iss(iss_required);
+                if with_issuer {
+                    client = client.with_issuer(Issuer::new(ISSUER).expect("valid"));
+                }
+                let (url, _) = begin_with_url(&client, with_issuer);
+                let param = |name: &str| {
+                    url.query_pairs()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                        .expect("the authorization url has it")
+                };
+                Setup {
+                    state: param("state"),
+                    challenge: param("code_challenge"),
+                    client,
+                }
+            },
         )
-        .with_token_endpoint(EndpointUrl::parse("https://op.example.com/token").expect("valid"))
-        .with_required_callback_iss(iss_required);
-    let (url, pending) = if with_issuer {
-        client = client.with_issuer(Issuer::new(ISSUER).expect("valid"));
+    });
+    &setups[usize::from(with_issuer) * 2 + usize::from(iss_required)]
+}
+
+/// Begins the request (a sign-in with an issuer, else a plain
+/// authorization) with the deterministic generator: the same `state`,
+/// `nonce` and verifier every time.
+fn begin_with_url(client: &Client, with_issuer: bool) -> (url::Url, Pending) {
+    if with_issuer {
         let (url, pending) = client
             .sign_in(REDIRECT)
             .expect("a valid redirect uri")
@@ -188,15 +218,33 @@ fuzz_target!(|data: &[u8]| {
             .begin(&mut CountingRng::new(0), NOW)
             .expect("the request begins");
         (url, Pending::Plain(pending))
+    }
+}
+
+/// A fresh pending request of the variant (it is consumed by the callback).
+fn begin(client: &Client, with_issuer: bool) -> Pending {
+    begin_with_url(client, with_issuer).1
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&flags, text)) = data.split_first() else {
+        return;
     };
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .expect("the authorization url has it")
+    let iss_required = flags & 1 != 0;
+    let with_issuer = flags & 2 == 0;
+    let (now, in_time) = match (flags >> 2) & 3 {
+        0 => (NOW, true),
+        1 => (NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE), true),
+        2 => (NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE + 1), false),
+        _ => (NOW.saturating_sub_secs(61), false),
     };
-    let state = param("state");
-    let challenge = param("code_challenge");
+
+    // The client and what `begin` sends are the same for every input of a
+    // variant (the generator is deterministic): made once, outside the loop.
+    let setup = setup(with_issuer, iss_required);
+    let client = &setup.client;
+    let pending = begin(client, with_issuer);
+    let (state, challenge) = (setup.state.clone(), setup.challenge.clone());
 
     let redirect = String::from_utf8_lossy(text)
         .replace("$S", &state)
@@ -224,10 +272,8 @@ fuzz_target!(|data: &[u8]| {
         want,
     };
     match pending {
-        Pending::SignIn(pending) => {
-            judge(pending.callback(&client, &case.redirect, now), case, now)
-        }
-        Pending::Plain(pending) => judge(pending.callback(&client, &case.redirect, now), case, now),
+        Pending::SignIn(pending) => judge(pending.callback(client, &case.redirect, now), case, now),
+        Pending::Plain(pending) => judge(pending.callback(client, &case.redirect, now), case, now),
     }
 });
 
