@@ -177,9 +177,39 @@ fuzz_target!(|data: &[u8]| {
         Ok(_) => panic!("client credentials took a second step"),
         Err(e) => Err(e),
     };
+    // A token of a type the client does not understand (anything but
+    // Bearer, for a client without DPoP or extra accepted types) is refused
+    // by the flow (RFC 6749 §7.1), naming the type as the core quotes it.
+    if let (Ok(tokens), Err(error)) = (&direct, &via_flow) {
+        assert_ne!(
+            tokens.token_type,
+            grantflow::TokenType::Bearer,
+            "a Bearer token refused"
+        );
+        match error {
+            Error::UnsupportedTokenType { token_type } => assert!(
+                grantflow_fuzz::is_quote_of(token_type, tokens.token_type.as_str(), 64),
+                "{token_type:?} names {:?}",
+                tokens.token_type.as_str()
+            ),
+            other => panic!("the parser accepted what the flow refused with {other:?}"),
+        }
+        unexpected_call(flow.handle_response(response, now));
+        unexpected_call(flow.start(now));
+        unexpected_call(flow.handle_timeout(now));
+        return;
+    }
     check_token_result(&response, now, &via_flow);
     match (&direct, &via_flow) {
-        (Ok(a), Ok(b)) => assert_eq!(a.access_token.secret(), b.access_token.secret()),
+        (Ok(a), Ok(b)) => {
+            assert_eq!(
+                a.token_type,
+                grantflow::TokenType::Bearer,
+                "{:?} accepted",
+                a.token_type
+            );
+            assert_eq!(a.access_token.secret(), b.access_token.secret());
+        }
         (Err(a), Err(b)) => {
             // The flow withholds the client secret from what a server
             // quotes (an echo in a description, an excerpt holding it), so

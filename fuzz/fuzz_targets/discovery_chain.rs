@@ -142,7 +142,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(Step::WaitUntil(_)) => panic!("discovery never waits"),
             Err(error) => {
-                driver::check_flow_error(&error, &[], false);
+                driver::check_flow_error(&error, &[], &[], false);
                 driver::assert_refuses_everything(&mut flow, now);
                 return;
             }

@@ -220,7 +220,12 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(Step::WaitUntil(_)) => panic!("a refresh never waits"),
             Err(error) => {
-                driver::check_flow_error(&error, &secret_refs, templated_answer);
+                driver::check_flow_error(
+                    &error,
+                    &secret_refs,
+                    &[SECRET, OLD_REFRESH],
+                    templated_answer,
+                );
                 driver::assert_refuses_everything(&mut flow, now);
                 return;
             }

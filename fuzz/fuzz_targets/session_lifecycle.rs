@@ -206,6 +206,7 @@ fuzz_target!(|data: &[u8]| {
                             current_refresh,
                             "the refresh does not send the current refresh token"
                         );
+                        let sent_refresh = current_refresh.clone();
                         let before = now;
                         let Some((result, templated)) = drive(
                             flow,
@@ -249,6 +250,7 @@ fuzz_target!(|data: &[u8]| {
                                 driver::check_flow_error(
                                     error,
                                     &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+                                    &[SECRET, sent_refresh.as_deref().unwrap_or_default()],
                                     templated,
                                 );
                                 None
@@ -295,6 +297,7 @@ fuzz_target!(|data: &[u8]| {
                             driver::check_flow_error(
                                 error,
                                 &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+                                &[SECRET],
                                 templated,
                             );
                         }

@@ -118,6 +118,9 @@ fuzz_target!(|data: &[u8]| {
     let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
     assert_eq!(URL_SAFE_NO_PAD.encode(digest), challenge, "S256 mismatch");
 
+    // What the token request carried: every error withholds it.
+    let sent_verifier = verifier.clone();
+    let sent = [HMAC_SECRET, CODE, sent_verifier.as_str()];
     let mut secrets: Vec<String> = vec![
         HMAC_SECRET.into(),
         CODE.into(),
@@ -249,7 +252,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(Step::WaitUntil(_)) => panic!("the code exchange never waits"),
             Err(error) => {
-                driver::check_flow_error(&error, &secret_refs, templated_answer);
+                driver::check_flow_error(&error, &secret_refs, &sent, templated_answer);
                 driver::assert_refuses_everything(&mut flow, now);
                 return;
             }

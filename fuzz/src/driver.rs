@@ -129,18 +129,30 @@ pub fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
 }
 
 /// Checks an error a flow returned: printable and bounded
-/// ([`crate::check_printable`]), and, for an answer the harness built
-/// (`templated`), neither form shows a secret.
+/// ([`crate::check_printable`]); whatever the answer, it shows none of the
+/// secrets the flow's requests carried (`sent`: the client secret, a code
+/// and verifier, the refresh token), as sent or as the core escapes server
+/// text, since every flow withholds them from what a server quotes; and, for
+/// an answer the harness built (`templated`), no secret at all.
 ///
-/// A raw answer's error is not checked for secrets: the server may echo one
-/// (a token endpoint's error quotes its `error_description`, cleaned, and
-/// only revocation and introspection withhold a token the server echoes),
-/// possibly escaped or split by control characters the core drops.
-pub fn check_flow_error(error: &Error, secrets: &[&str], templated: bool) {
+/// A raw answer's error is not checked for the other secrets (tokens a
+/// server issued earlier in the flow): a server may echo them, and the core
+/// quotes a token endpoint's `error_description`, cleaned.
+pub fn check_flow_error(error: &Error, secrets: &[&str], sent: &[&str], templated: bool) {
     crate::check_printable(error);
+    let (shown, debug) = (error.to_string(), format!("{error:?}"));
+    let escaped: Vec<String> = sent.iter().map(|secret| crate::quoted(secret)).collect();
+    for text in [&shown, &debug] {
+        assert_no_secret("an error", text, sent);
+        assert_no_secret(
+            "an error",
+            text,
+            &escaped.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+    }
     if templated {
-        assert_no_secret("an error", &error.to_string(), secrets);
-        assert_no_secret("an error's Debug", &format!("{error:?}"), secrets);
+        assert_no_secret("an error", &shown, secrets);
+        assert_no_secret("an error's Debug", &debug, secrets);
     }
 }
 

@@ -642,8 +642,11 @@ fn safe_excerpt(body: &[u8]) -> Option<String> {
     }
     let excerpt = clean_text(head.trim(), MalformedResponse::MAX_EXCERPT);
     // An escape (`\r` is a backslash and an `r`) can join token characters
-    // into a longer run than the body had: what is shown is checked too.
-    if has_token_like_run(&excerpt) {
+    // into a longer run than the body had, or spell a marker word (a tab
+    // before `oken` shows as `\token`): what is shown is checked too.
+    let shown = excerpt.to_ascii_lowercase();
+    if has_token_like_run(&excerpt) || SECRET_MARKERS.iter().any(|marker| shown.contains(marker))
+    {
         return None;
     }
     (!excerpt.is_empty()).then_some(excerpt)
@@ -1421,6 +1424,20 @@ mod tests {
         assert_eq!(
             MalformedResponse::with_excerpt(500, "x", &body).excerpt,
             None
+        );
+    }
+
+    /// Found by the `client_credentials_flow` fuzz target: a tab before
+    /// `oken` is escaped as `\t`, so the excerpt would spell `token`.
+    #[test]
+    fn an_escape_that_spells_a_marker_word_withholds_the_excerpt() {
+        assert_eq!(
+            MalformedResponse::with_excerpt(500, "x", b"a\token b").excerpt,
+            None
+        );
+        assert_eq!(
+            MalformedResponse::with_excerpt(500, "x", b"a\tab b").excerpt.as_deref(),
+            Some("a\\tab b")
         );
     }
 
