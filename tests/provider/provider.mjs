@@ -28,6 +28,7 @@
 // | pkjwt-es256 | (key: tests/keys/es256.pem)          | private_key_jwt     | all of the above   |
 // | pkjwt-rs256 | (key: tests/keys/rs256.pem)          | private_key_jwt     | all of the above   |
 // | csjwt-app  | csjwt-app-secret-0123456789abcdefghijkl | client_secret_jwt | all of the above   |
+// | cli        | (public, native)                      | none                | authorization_code |
 //
 // The JWT clients (RFC 7523 §2.2) register the public halves of the checked-in test keys (kids
 // `client-es256`, `client-rs256`); any algorithm oidc-provider enables for client assertions
@@ -45,6 +46,8 @@
 // The authorization code clients redirect to `http://127.0.0.1/callback` and must all use PKCE
 // (S256; oidc-provider 8.8's `pkce.required` default follows RFC 9700 §2.1.1). es256-app signs
 // its ID tokens with ES256, every other client with RS256. Accounts: `alice` and `bob`.
+// `cli` is a native application (the `grantflow` command): oidc-provider accepts its loopback
+// redirect URI on any port, as RFC 8252 §7.3 asks, so the command's listener may take a free one.
 //
 // Browserless interactions (the pages a browser would show), all answered without HTML:
 //
@@ -188,6 +191,17 @@ const CLIENTS = [
     response_types: ['code'],
     redirect_uris: [REDIRECT_URI],
     post_logout_redirect_uris: [POST_LOGOUT_REDIRECT_URI],
+  },
+  {
+    // The `grantflow` command (crates/grantflow-cli): a public native app whose loopback
+    // redirect URI matches on any port (RFC 8252 §7.3; oidc-provider ignores the port of a
+    // native client's http://127.0.0.1 redirect URI).
+    client_id: 'cli',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT_URI],
   },
   {
     client_id: 'device-app',
