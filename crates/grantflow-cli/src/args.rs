@@ -84,6 +84,7 @@ pub struct DiscoverArgs {
 /// The grants `token --grant` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Grant {
     /// Client credentials (RFC 6749 §4.4): a service acting for itself
     ClientCredentials,
@@ -98,6 +99,7 @@ pub enum Grant {
 /// Client authentication methods (RFC 6749 §2.3, RFC 7523 §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum AuthMethod {
     /// A public client: no secret (client_id only)
     None,
@@ -288,6 +290,7 @@ pub struct TokenOpArgs {
 
 /// `token_type_hint` values (RFC 7009 §2.1, RFC 7662 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
 pub enum Hint {
     /// An access token
     AccessToken,

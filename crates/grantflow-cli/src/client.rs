@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use grantflow::rand_core::Rng as _;
 use grantflow::{
-    Algorithm, Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery,
-    DpopKey, Ed25519Signer, EndpointUrl, Es256Signer, Issuer, JwsSigner, SignError,
+    Algorithm, Client, ClientAuth, ClientId, ClientSecret, DiscoveredProvider, Discovery, DpopKey,
+    Ed25519Signer, EndpointUrl, Es256Signer, Issuer, JwsSigner, SignError,
 };
 use grantflow_ureq::{RsaSigner, os_rng};
 use serde_json::Value;
@@ -86,7 +86,9 @@ impl Settings {
             .scope
             .iter()
             .flat_map(|s| s.split_whitespace())
-            .map(|s| grantflow::Scope::new(s).map_err(|e| Failure::input(format!("--scope {s:?}: {e}"))))
+            .map(|s| {
+                grantflow::Scope::new(s).map_err(|e| Failure::input(format!("--scope {s:?}: {e}")))
+            })
             .collect()
     }
 
@@ -95,7 +97,9 @@ impl Settings {
         self.request
             .resource
             .iter()
-            .map(|r| url::Url::parse(r).map_err(|e| Failure::input(format!("--resource {r:?}: {e}"))))
+            .map(|r| {
+                url::Url::parse(r).map_err(|e| Failure::input(format!("--resource {r:?}: {e}")))
+            })
             .collect()
     }
 }
@@ -109,10 +113,9 @@ pub struct Built {
 /// Discovers the issuer (if given) and builds the client.
 pub fn build(ctx: &Ctx, settings: &Settings) -> Result<Built, Failure> {
     let args = &settings.client;
-    let client_id = args
-        .client_id
-        .clone()
-        .ok_or_else(|| Failure::input("--client-id is required (or a profile that sets client_id)"))?;
+    let client_id = args.client_id.clone().ok_or_else(|| {
+        Failure::input("--client-id is required (or a profile that sets client_id)")
+    })?;
     let auth = auth(ctx, settings)?;
     let mut client = match &args.issuer {
         Some(issuer) => {
@@ -123,17 +126,41 @@ pub fn build(ctx: &Ctx, settings: &Settings) -> Result<Built, Failure> {
     };
     let mut endpoints = client.endpoints().clone();
     let overrides = [
-        (&args.token_endpoint, &mut endpoints.token, "--token-endpoint"),
-        (&args.authorization_endpoint, &mut endpoints.authorization, "--authorization-endpoint"),
+        (
+            &args.token_endpoint,
+            &mut endpoints.token,
+            "--token-endpoint",
+        ),
+        (
+            &args.authorization_endpoint,
+            &mut endpoints.authorization,
+            "--authorization-endpoint",
+        ),
         (
             &args.device_authorization_endpoint,
             &mut endpoints.device_authorization,
             "--device-authorization-endpoint",
         ),
-        (&args.par_endpoint, &mut endpoints.pushed_authorization_request, "--par-endpoint"),
-        (&args.introspection_endpoint, &mut endpoints.introspection, "--introspection-endpoint"),
-        (&args.revocation_endpoint, &mut endpoints.revocation, "--revocation-endpoint"),
-        (&args.userinfo_endpoint, &mut endpoints.userinfo, "--userinfo-endpoint"),
+        (
+            &args.par_endpoint,
+            &mut endpoints.pushed_authorization_request,
+            "--par-endpoint",
+        ),
+        (
+            &args.introspection_endpoint,
+            &mut endpoints.introspection,
+            "--introspection-endpoint",
+        ),
+        (
+            &args.revocation_endpoint,
+            &mut endpoints.revocation,
+            "--revocation-endpoint",
+        ),
+        (
+            &args.userinfo_endpoint,
+            &mut endpoints.userinfo,
+            "--userinfo-endpoint",
+        ),
     ];
     for (given, slot, option) in overrides {
         if let Some(url) = given {
@@ -149,7 +176,8 @@ pub fn build(ctx: &Ctx, settings: &Settings) -> Result<Built, Failure> {
 
 /// Runs discovery for `issuer`: OpenID (with its key set) or RFC 8414.
 pub fn discover(ctx: &Ctx, issuer: &str, oauth: bool) -> Result<DiscoveredProvider, Failure> {
-    let issuer = Issuer::new(issuer).map_err(|e| Failure::input(format!("issuer {issuer:?}: {e}")))?;
+    let issuer =
+        Issuer::new(issuer).map_err(|e| Failure::input(format!("issuer {issuer:?}: {e}")))?;
     let discovery = if oauth {
         Discovery::oauth(issuer).with_jwks()
     } else {
@@ -245,7 +273,10 @@ fn from_env(var: &str) -> Result<ClientSecret, Failure> {
 
 fn from_file(path: &Path) -> Result<ClientSecret, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::input(format!("cannot read the client secret file {}: {e}", path.display()))
+        Failure::input(format!(
+            "cannot read the client secret file {}: {e}",
+            path.display()
+        ))
     })?;
     let secret = text.lines().next().unwrap_or_default().trim_end();
     if secret.is_empty() {

@@ -91,10 +91,16 @@ pub fn load(path: Option<&Path>, name: &str) -> Result<Profile, Failure> {
         })?,
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Failure::input(format!("cannot read the profiles file {}: {e}", path.display()))
+        Failure::input(format!(
+            "cannot read the profiles file {}: {e}",
+            path.display()
+        ))
     })?;
     let mut profiles: BTreeMap<String, Profile> = toml::from_str(&text).map_err(|e| {
-        Failure::input(format!("the profiles file {} is not valid: {e}", path.display()))
+        Failure::input(format!(
+            "the profiles file {} is not valid: {e}",
+            path.display()
+        ))
     })?;
     profiles.remove(name).ok_or_else(|| {
         Failure::input(format!(

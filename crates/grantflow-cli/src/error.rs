@@ -116,9 +116,9 @@ impl From<grantflow_ureq::Error> for Failure {
     fn from(error: grantflow_ureq::Error) -> Self {
         match error {
             grantflow_ureq::Error::Flow(error) => error.into(),
-            grantflow_ureq::Error::Transport(error) => Failure::Network(format!(
-                "could not reach the server: {error}"
-            )),
+            grantflow_ureq::Error::Transport(error) => {
+                Failure::Network(format!("could not reach the server: {error}"))
+            }
             other => Failure::Invalid(other.to_string()),
         }
     }

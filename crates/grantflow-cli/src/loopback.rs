@@ -58,7 +58,11 @@ impl Listener {
                         timeout.as_secs()
                     )));
                 }
-                Err(e) => return Err(Failure::Network(format!("the redirect listener failed: {e}"))),
+                Err(e) => {
+                    return Err(Failure::Network(format!(
+                        "the redirect listener failed: {e}"
+                    )));
+                }
             };
             let target = request.url().to_owned();
             let on_path = target.split('?').next() == Some(self.path.as_str());

@@ -253,7 +253,10 @@ pub fn token_summary(
         summary.row("id token", shown(id_token.as_str()));
     }
     if let Some(claims) = claims {
-        summary.row("id token claims", "(signature, iss, aud, exp, nonce checked)");
+        summary.row(
+            "id token claims",
+            "(signature, iss, aud, exp, nonce checked)",
+        );
         claim_rows(&mut summary, &claims_json(claims));
     }
     summary

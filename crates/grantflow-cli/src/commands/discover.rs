@@ -1,7 +1,7 @@
 //! `grantflow discover ISSUER`: the provider's metadata and signing keys
 //! (OpenID Connect Discovery 1.0, RFC 8414), summarised or as JSON.
 
-use grantflow::{DiscoveredProvider, EndpointUrl, ProviderMetadata};
+use grantflow::{DiscoveredProvider, EndpointUrl, KeyType, ProviderMetadata};
 use serde_json::{Value, json};
 
 use crate::args::{DiscoverArgs, OutputArgs};
@@ -81,7 +81,7 @@ fn keys(discovered: &DiscoveredProvider) -> Vec<Value> {
                 .map(|k| {
                     json!({
                         "kid": k.kid(),
-                        "kty": format!("{:?}", k.key_type()),
+                        "kty": key_type(k.key_type()),
                         "alg": k.alg(),
                         "use": k.key_use(),
                     })
@@ -89,6 +89,17 @@ fn keys(discovered: &DiscoveredProvider) -> Vec<Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The key type as JWK names it (`kty`, and the curve for EC and OKP keys).
+fn key_type(kty: KeyType) -> &'static str {
+    match kty {
+        KeyType::Rsa => "RSA",
+        KeyType::EcP256 => "EC P-256",
+        KeyType::EcP384 => "EC P-384",
+        KeyType::Ed25519 => "OKP Ed25519",
+        _ => "other",
+    }
 }
 
 fn list(values: &Option<Vec<String>>) -> String {
@@ -120,9 +131,15 @@ fn summary(discovered: &DiscoveredProvider) -> Summary {
     }
     s.row("grant types", list(&m.grant_types_supported));
     s.row("scopes", list(&m.scopes_supported));
-    s.row("client auth", list(&m.token_endpoint_auth_methods_supported));
+    s.row(
+        "client auth",
+        list(&m.token_endpoint_auth_methods_supported),
+    );
     s.row("pkce", list(&m.code_challenge_methods_supported));
-    s.row("id token algs", list(&m.id_token_signing_alg_values_supported));
+    s.row(
+        "id token algs",
+        list(&m.id_token_signing_alg_values_supported),
+    );
     s.row("dpop algs", list(&m.dpop_signing_alg_values_supported));
     s.row(
         "iss in redirect",
@@ -143,7 +160,12 @@ fn summary(discovered: &DiscoveredProvider) -> Summary {
     let keys = keys(discovered);
     s.row("signing keys", keys.len().to_string());
     for key in keys {
-        let field = |name: &str| key.get(name).and_then(Value::as_str).unwrap_or("-").to_owned();
+        let field = |name: &str| {
+            key.get(name)
+                .and_then(Value::as_str)
+                .unwrap_or("-")
+                .to_owned()
+        };
         s.row(
             "  key",
             format!("{} {} kid {}", field("kty"), field("alg"), field("kid")),

@@ -44,20 +44,24 @@ fn segment(part: &str, what: &str) -> Result<Value, Failure> {
 fn decode(token: &str) -> Result<(Value, Value), Failure> {
     let parts: Vec<&str> = token.split('.').collect();
     match parts.as_slice() {
-        [header, payload, _signature] => Ok((segment(header, "header")?, segment(payload, "payload")?)),
+        [header, payload, _signature] => {
+            Ok((segment(header, "header")?, segment(payload, "payload")?))
+        }
         [_, _, _, _, _] => Err(Failure::input(
             "this is an encrypted JWT (JWE, five parts): it cannot be decoded without the key",
         )),
-        _ => Err(Failure::input("not a JWT: expected three dot-separated parts")),
+        _ => Err(Failure::input(
+            "not a JWT: expected three dot-separated parts",
+        )),
     }
 }
 
 fn print(ctx: &Ctx, header: &Value, claims: &Value, verified: Option<&str>) {
     if ctx.json {
-        let mut document = json!({ "header": header, "claims": claims });
-        if let Some(how) = verified {
-            document["verified"] = json!(how);
-        }
+        let document = match verified {
+            Some(how) => json!({ "header": header, "claims": claims, "verified": how }),
+            None => json!({ "header": header, "claims": claims }),
+        };
         ctx.print_json(&document);
         return;
     }
@@ -92,7 +96,9 @@ pub fn run_verify(ctx: &Ctx, output: &OutputArgs, args: &JwtVerifyArgs) -> Resul
                 Some(name) => crate::config::load(output.config.as_deref(), name)?.issuer,
                 None => None,
             };
-            match from_profile.or_else(|| claims.get("iss").and_then(Value::as_str).map(str::to_owned)) {
+            match from_profile
+                .or_else(|| claims.get("iss").and_then(Value::as_str).map(str::to_owned))
+            {
                 Some(iss) => {
                     ctx.warn(format!("no --issuer: trusting the token's own iss {iss:?}"));
                     iss
@@ -102,9 +108,9 @@ pub fn run_verify(ctx: &Ctx, output: &OutputArgs, args: &JwtVerifyArgs) -> Resul
         }
     };
     let discovered = discover(ctx, &issuer, false)?;
-    let keys = discovered
-        .jwks()
-        .ok_or_else(|| Failure::Invalid("the issuer publishes no signing keys (jwks_uri)".into()))?;
+    let keys = discovered.jwks().ok_or_else(|| {
+        Failure::Invalid("the issuer publishes no signing keys (jwks_uri)".into())
+    })?;
     let now = now();
     if let Some(client_id) = &args.client_id {
         let policy = IdTokenPolicy::default().with_leeway(args.leeway);
@@ -138,7 +144,12 @@ pub fn run_verify(ctx: &Ctx, output: &OutputArgs, args: &JwtVerifyArgs) -> Resul
 
 /// `iss` equals the issuer, `exp` is in the future and `nbf` in the past
 /// (with the leeway), `aud` holds `--audience` when given.
-fn check_claims(claims: &Value, issuer: &str, args: &JwtVerifyArgs, now: u64) -> Result<(), Failure> {
+fn check_claims(
+    claims: &Value,
+    issuer: &str,
+    args: &JwtVerifyArgs,
+    now: u64,
+) -> Result<(), Failure> {
     let fail = |why: String| Err(Failure::Invalid(why));
     match claims.get("iss").and_then(Value::as_str) {
         Some(iss) if iss == issuer => {}
@@ -148,7 +159,12 @@ fn check_claims(claims: &Value, issuer: &str, args: &JwtVerifyArgs, now: u64) ->
     if let Some(exp) = claims.get("exp") {
         match exp.as_u64() {
             Some(exp) if now < exp.saturating_add(args.leeway) => {}
-            Some(exp) => return fail(format!("the token expired {} s ago", now.saturating_sub(exp))),
+            Some(exp) => {
+                return fail(format!(
+                    "the token expired {} s ago",
+                    now.saturating_sub(exp)
+                ));
+            }
             None => return fail("exp is not a number".into()),
         }
     }

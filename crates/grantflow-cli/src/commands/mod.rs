@@ -3,6 +3,6 @@
 
 pub mod discover;
 pub mod jwt;
-pub mod tokens;
 pub mod token;
+pub mod tokens;
 pub mod userinfo;

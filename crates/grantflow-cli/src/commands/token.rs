@@ -78,10 +78,7 @@ fn finish(
     Ok(())
 }
 
-fn refresh_token_from(
-    token: Option<String>,
-    file: Option<&Path>,
-) -> Result<RefreshToken, Failure> {
+fn refresh_token_from(token: Option<String>, file: Option<&Path>) -> Result<RefreshToken, Failure> {
     if let Some(token) = token {
         return Ok(RefreshToken::new(token));
     }
@@ -96,7 +93,10 @@ fn refresh_token_from(
 }
 
 fn client_credentials(ctx: &Ctx, settings: &Settings, built: &Built) -> Result<TokenSet, Failure> {
-    let mut flow = built.client.client_credentials()?.scopes(settings.scopes()?);
+    let mut flow = built
+        .client
+        .client_credentials()?
+        .scopes(settings.scopes()?);
     for resource in settings.resources()? {
         flow = flow.resource(resource);
     }
@@ -198,10 +198,7 @@ fn open(ctx: &Ctx, browser: &BrowserArgs, url: &str) {
     } else {
         eprintln!("Open this URL in a browser to sign in:\n  {url}");
     }
-    eprintln!(
-        "Waiting for the redirect (up to {} s)…",
-        browser.timeout
-    );
+    eprintln!("Waiting for the redirect (up to {} s)…", browser.timeout);
     let _ = std::io::stderr().flush();
 }
 
@@ -211,7 +208,10 @@ fn device(
     settings: &Settings,
     built: &Built,
 ) -> Result<(TokenSet, Option<IdTokenClaims>), Failure> {
-    let mut request = built.client.device_authorization()?.scopes(settings.scopes()?);
+    let mut request = built
+        .client
+        .device_authorization()?
+        .scopes(settings.scopes()?);
     for resource in settings.resources()? {
         request = request.resource(resource);
     }
@@ -261,4 +261,3 @@ fn save_tokens(tokens: &TokenSet, path: &Path) -> Result<(), Failure> {
     };
     write(path).map_err(|e| Failure::input(format!("cannot write {}: {e}", path.display())))
 }
-

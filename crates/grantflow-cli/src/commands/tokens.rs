@@ -68,15 +68,23 @@ fn to_json(info: &IntrospectionResponse) -> Value {
     };
     put(
         "scope",
-        json!(info.scopes.as_ref().map(|s| s
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" "))),
+        json!(
+            info.scopes.as_ref().map(|s| s
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "))
+        ),
     );
-    put("client_id", json!(info.client_id.as_ref().map(|c| c.as_str())));
+    put(
+        "client_id",
+        json!(info.client_id.as_ref().map(|c| c.as_str())),
+    );
     put("username", json!(info.username));
-    put("token_type", json!(info.token_type.as_ref().map(|t| t.as_str())));
+    put(
+        "token_type",
+        json!(info.token_type.as_ref().map(|t| t.as_str())),
+    );
     put("exp", json!(info.exp.map(|t| t.as_secs())));
     put("iat", json!(info.iat.map(|t| t.as_secs())));
     put("nbf", json!(info.nbf.map(|t| t.as_secs())));

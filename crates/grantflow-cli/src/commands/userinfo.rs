@@ -24,7 +24,11 @@ pub fn run(ctx: &Ctx, output: &OutputArgs, args: UserinfoArgs) -> Result<(), Fai
             UnixTime::from_secs(0),
         ),
         (None, Some(path)) => read_token_set(path)?,
-        (None, None) => return Err(Failure::input("give the ACCESS_TOKEN, or --token-file FILE")),
+        (None, None) => {
+            return Err(Failure::input(
+                "give the ACCESS_TOKEN, or --token-file FILE",
+            ));
+        }
     };
     let subject = args.subject.clone().or_else(|| {
         tokens
@@ -71,11 +75,10 @@ fn unverified_subject(id_token: &str) -> Option<String> {
 
 /// A UserInfo request without a subject check: `GET` with the bearer token.
 fn unchecked(ctx: &Ctx, client: &grantflow::Client, tokens: &TokenSet) -> Result<Value, Failure> {
-    let endpoint = client
-        .endpoints()
-        .userinfo
-        .as_ref()
-        .ok_or_else(|| Failure::input("no UserInfo endpoint: --issuer or --userinfo-endpoint"))?;
+    let endpoint =
+        client.endpoints().userinfo.as_ref().ok_or_else(|| {
+            Failure::input("no UserInfo endpoint: --issuer or --userinfo-endpoint")
+        })?;
     let request = http::Request::get(endpoint.as_str())
         .header(http::header::ACCEPT, "application/json")
         .header(
