@@ -120,7 +120,9 @@ impl Summary {
             .unwrap_or(0);
         let mut out = String::new();
         for (name, value) in &self.rows {
-            out.push_str(&format!("{name:<width$}  {value}\n"));
+            let line = format!("{name:<width$}  {value}");
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
         out
     }

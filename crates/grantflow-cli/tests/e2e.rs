@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin;
 use grantflow_tests::Provider;
-use grantflow_tests::provider::{ALICE, CC_BASIC, CC_POST, CLI, agent};
+use grantflow_tests::provider::{ALICE, CC_BASIC, CC_POST, CLI, DEVICE_APP, agent};
 use serde_json::Value;
 
 fn grantflow() -> assert_cmd::Command {
@@ -597,4 +597,46 @@ fn every_subcommand_has_help() {
         assert!(help.contains("Usage: grantflow"), "{command:?}: {help}");
         assert!(help.contains("--json"), "{command:?}: {help}");
     }
+}
+
+#[test]
+fn device_grant_shows_the_code_and_polls_until_approved() {
+    let provider = Provider::shared();
+    let mut child = Command::new(cargo_bin("grantflow"))
+        .args(["token", "--grant", "device", "--issuer", provider.issuer()])
+        .args(["--client-id", DEVICE_APP.id, "--scope", "openid", "--json"])
+        .env("HOME", "/nonexistent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut printed = String::new();
+    let mut after_prompt = false;
+    let user_code = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no user code printed: {printed}"
+        );
+        printed.push_str(&line);
+        if line.contains("enter the code") {
+            after_prompt = true;
+        } else if after_prompt && !line.trim().is_empty() {
+            break line.trim().to_owned();
+        }
+    };
+    assert!(
+        printed.contains(&format!("open {}", provider.url("/device"))),
+        "{printed}"
+    );
+    // The user approves on "another device"; the command is polling meanwhile (the provider's
+    // interval, 5 s: the command's own wait, not the test's).
+    provider.approve_device(&user_code, ALICE).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{printed}");
+    let document = json(&output.stdout);
+    assert_eq!(document["id_token_claims"]["sub"], ALICE);
+    assert_eq!(document["id_token_claims"]["aud"][0], DEVICE_APP.id);
 }
