@@ -4,7 +4,8 @@
 // Started by `grantflow_tests::Provider` (tests/src/provider.rs); run by hand with
 // `node provider.mjs` (after `npm ci`). It:
 //
-// 1. listens on 127.0.0.1 with an OS-chosen port (no fixed port, so no race between tests),
+// 1. listens on 127.0.0.1 with an OS-chosen port (no fixed port, so no race between tests;
+//    `GRANTFLOW_PROVIDER_PORT` fixes one for use by hand),
 // 2. only then builds the Provider with issuer `http://127.0.0.1:<port>`,
 // 3. prints exactly one line to stdout, `LISTENING http://127.0.0.1:<port>`, and nothing else,
 // 4. exits as soon as its stdin reaches end-of-file: the Rust process holds the write end, so the
@@ -466,8 +467,11 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.on('close', () => process.exit(0));
 process.stdin.resume();
 
+// By hand, `GRANTFLOW_PROVIDER_PORT=4444 node provider.mjs` fixes the port (the README's `grantflow`
+// examples use it); the tests never set it and get an OS-chosen port.
+const port = Number(process.env.GRANTFLOW_PROVIDER_PORT ?? 0);
 const server = createServer();
-server.listen(0, '127.0.0.1', () => {
+server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, configuration());
   const callback = provider.callback();

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// command does, a program can do with the same calls.
 #[derive(Debug, Parser)]
 #[command(name = "grantflow", version, propagate_version = true)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_help = EXIT_CODES, after_long_help = AFTER_LONG_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -29,8 +29,32 @@ Exit codes:
   5  the server answered something invalid, or a security check failed (issuer, signature, state)
   6  nobody came back: the browser sign-in or the device code expired before the user finished";
 
+/// `--help`'s epilogue: the exit codes and the `--json` documents.
+pub const AFTER_LONG_HELP: &str = concat!(
+    "Exit codes:\n",
+    "  0  success\n",
+    "  2  bad input: a wrong option, a missing or unreadable secret, a bad URL or profile\n",
+    "  3  the server refused (an OAuth error response; its code, e.g. invalid_client, is printed)\n",
+    "  4  network: the server could not be reached, timed out, or is in trouble (5xx)\n",
+    "  5  the server answered something invalid, or a security check failed (issuer, signature, state)\n",
+    "  6  nobody came back: the browser sign-in or the device code expired before the user finished\n",
+    "\n",
+    "JSON output (--json; these field names are stable):\n",
+    "  token, refresh  token_type, access_token, expires_in (s), expires_at (RFC 3339), scope,\n",
+    "                  refresh_token, id_token, id_token_claims (validated), extra\n",
+    "  discover        issuer, endpoints{authorization, token, userinfo, jwks_uri, registration,\n",
+    "                  revocation, introspection, device_authorization, pushed_authorization_request,\n",
+    "                  end_session}, supported{…}, flags{…}, keys[{kid, kty, alg, use}]\n",
+    "  userinfo        subject_checked, claims\n",
+    "  introspect      active, claims\n",
+    "  revoke          revoked\n",
+    "  jwt             header, claims, verified (verify only)\n",
+    "  any failure     error{kind: bad_input|refused|network|invalid|timed_out, code, message}",
+);
+
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output and profiles")]
 pub struct OutputArgs {
     /// Print the result as JSON on stdout (stable field names; includes tokens)
     #[arg(long, global = true)]
@@ -116,6 +140,7 @@ pub enum AuthMethod {
 /// Who the client is and where its provider is: shared by every subcommand
 /// that talks to an authorization server.
 #[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Client and provider")]
 pub struct ClientArgs {
     /// The issuer URL; its endpoints are discovered (OpenID Connect Discovery)
     #[arg(long, value_name = "URL")]
@@ -179,13 +204,13 @@ pub struct TokenArgs {
     #[command(flatten)]
     pub browser: BrowserArgs,
     /// The refresh token, for --grant refresh_token (or read from --refresh-token-file)
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", help_heading = "Tokens")]
     pub refresh_token: Option<String>,
     /// Read the refresh token from a token set saved with --save
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Tokens")]
     pub refresh_token_file: Option<PathBuf>,
     /// Write the token set (JSON, with the tokens) to this file, readable by you only (mode 0600)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Tokens")]
     pub save: Option<PathBuf>,
 }
 
@@ -198,6 +223,7 @@ Examples:
 
 /// What the token request asks for.
 #[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Request")]
 pub struct RequestArgs {
     /// A scope to ask for (repeat, or separate with spaces)
     #[arg(long, short = 's', value_name = "SCOPE")]
@@ -216,6 +242,7 @@ pub struct RequestArgs {
 
 /// How the browser sign-in runs.
 #[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Browser sign-in (--grant authorization_code)")]
 pub struct BrowserArgs {
     /// Print the authorization URL instead of opening the system browser
     #[arg(long)]
@@ -226,7 +253,7 @@ pub struct BrowserArgs {
     /// The path of the loopback redirect URI
     #[arg(long, value_name = "PATH", default_value = "/callback")]
     pub redirect_path: String,
-    /// How long to wait for the browser (or the device code's user) to come back, in seconds
+    /// How long to wait for the browser to come back, in seconds (the device grant waits until its code expires)
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
     /// Push the authorization request first (RFC 9126); automatic when the provider requires it
@@ -240,7 +267,7 @@ pub struct BrowserArgs {
 /// `grantflow refresh`.
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
-    /// The refresh token (or --refresh-token-file)
+    /// The refresh token (or --refresh-token-file, which keeps it out of the process list)
     #[arg(value_name = "REFRESH_TOKEN")]
     pub refresh_token: Option<String>,
     /// Read the refresh token from a token set saved with --save
@@ -251,14 +278,14 @@ pub struct RefreshArgs {
     #[command(flatten)]
     pub request: RequestArgs,
     /// Write the new token set to this file, readable by you only (mode 0600)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Tokens")]
     pub save: Option<PathBuf>,
 }
 
 /// `grantflow userinfo`.
 #[derive(Debug, Args)]
 pub struct UserinfoArgs {
-    /// The access token (or --token-file)
+    /// The access token (or --token-file, which keeps it out of the process list)
     #[arg(value_name = "ACCESS_TOKEN")]
     pub token: Option<String>,
     /// Read the access token from a token set saved with --save
@@ -274,7 +301,7 @@ pub struct UserinfoArgs {
 /// `grantflow introspect` and `grantflow revoke`.
 #[derive(Debug, Args)]
 pub struct TokenOpArgs {
-    /// The token (or --token-file)
+    /// The token (or --token-file, which keeps it out of the process list)
     #[arg(value_name = "TOKEN")]
     pub token: Option<String>,
     /// Read the token from a token set saved with --save (the refresh token with
@@ -331,7 +358,7 @@ pub struct JwtVerifyArgs {
     /// Validate it as an ID token issued to this client (OpenID Connect Core §3.1.3.7)
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
-    /// Seconds of clock skew to allow for exp, nbf and iat
+    /// Seconds of clock skew to allow for exp and nbf (and iat of an ID token)
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub leeway: u64,
 }
