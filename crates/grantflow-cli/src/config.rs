@@ -110,3 +110,39 @@ pub fn load(path: Option<&Path>, name: &str) -> Result<Profile, Failure> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("grantflow-cli-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_profile_is_read_and_unknown_keys_or_names_are_bad_input() {
+        let path = write(
+            "ok",
+            "[work]\nissuer = \"https://op.example.com\"\nclient_id = \"svc\"\n\
+             client_secret = \"env:X\"\nauth = \"client_secret_jwt\"\ngrant = \"device\"\n\
+             scope = [\"a\", \"b\"]\n[other]\n",
+        );
+        let profile = load(Some(&path), "work").unwrap();
+        assert_eq!(profile.issuer.as_deref(), Some("https://op.example.com"));
+        assert_eq!(profile.auth, Some(AuthMethod::ClientSecretJwt));
+        assert_eq!(profile.grant, Some(Grant::Device));
+        assert_eq!(profile.scope, ["a", "b"]);
+        let missing = load(Some(&path), "nope").unwrap_err();
+        assert_eq!(missing.exit_code(), 2);
+        assert!(missing.to_string().contains("other, work"), "{missing}");
+        std::fs::remove_file(&path).unwrap();
+
+        let path = write("bad", "[work]\nclient_secrett = \"x\"\n");
+        let error = load(Some(&path), "work").unwrap_err();
+        assert!(error.to_string().contains("client_secrett"), "{error}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}

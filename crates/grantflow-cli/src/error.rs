@@ -129,3 +129,39 @@ impl From<grantflow::JwsError> for Failure {
         Failure::Invalid(error.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grantflow::testing::json_response;
+    use grantflow::{Client, ClientAuth, ClientId, ClientSecret, EndpointUrl, Flow};
+
+    /// The failure a client credentials request gets from `status` and `body`.
+    fn failure(status: u16, body: &str) -> Failure {
+        let client = Client::new(
+            ClientId::new("c"),
+            ClientAuth::ClientSecretBasic(ClientSecret::new("s")),
+        )
+        .with_token_endpoint(EndpointUrl::parse("https://op.example.com/token").unwrap());
+        let mut flow = client.client_credentials().unwrap();
+        let now = grantflow::UnixTime::from_secs(1_800_000_000);
+        let _ = flow.start(now).unwrap();
+        flow.handle_response(json_response(status, body), now)
+            .unwrap_err()
+            .into()
+    }
+
+    #[test]
+    fn each_kind_of_error_has_its_exit_code() {
+        let refused = failure(401, r#"{"error":"invalid_client"}"#);
+        assert_eq!(refused.exit_code(), 3);
+        assert_eq!(refused.to_json()["error"]["code"], "invalid_client");
+        assert_eq!(
+            failure(503, r#"{"error":"temporarily_unavailable"}"#).exit_code(),
+            4
+        );
+        assert_eq!(failure(200, "<html>").exit_code(), 5);
+        assert_eq!(failure(400, r#"{"error":"expired_token"}"#).exit_code(), 6);
+        assert_eq!(Failure::input("x").kind(), "bad_input");
+    }
+}

@@ -285,3 +285,45 @@ pub fn claim_rows(summary: &mut Summary, claims: &Value) {
         summary.row(format!("  {name}"), text);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(600), "10m 0s");
+        assert_eq!(duration(3661), "1h 1m 1s");
+        assert_eq!(
+            time(UnixTime::from_secs(1_800_000_000)),
+            "2027-01-15T08:00:00Z"
+        );
+        assert_eq!(
+            json_time(&json!(0)),
+            Some("1970-01-01T00:00:00Z".to_owned())
+        );
+        assert_eq!(json_time(&json!("soon")), None);
+    }
+
+    #[test]
+    fn summary_aligns_values_without_trailing_spaces() {
+        let mut summary = Summary::default();
+        summary.row("a", "1").row("longer", "2").row("empty", "");
+        assert_eq!(summary.render(), "a       1\nlonger  2\nempty\n");
+    }
+
+    #[test]
+    fn claim_rows_show_times_and_values() {
+        let mut summary = Summary::default();
+        claim_rows(
+            &mut summary,
+            &json!({"sub": "alice", "exp": 0, "aud": ["x"]}),
+        );
+        assert_eq!(
+            summary.render(),
+            "  aud  [\"x\"]\n  exp  0 (1970-01-01T00:00:00Z)\n  sub  alice\n"
+        );
+    }
+}

@@ -247,6 +247,15 @@ fn discovery_summary_and_json() {
 /// the browser (login as alice through the harness, then the redirect to the
 /// loopback listener), and returns the command's output.
 fn browser_sign_in(extra: &[&str]) -> std::process::Output {
+    browser_sign_in_with(extra, |provider, url| provider.login(url, ALICE).unwrap())
+}
+
+/// [`browser_sign_in`], with `browser` doing what the user does at the provider; it returns
+/// where the provider redirects back to.
+fn browser_sign_in_with(
+    extra: &[&str],
+    browser: impl FnOnce(&Provider, &str) -> String,
+) -> std::process::Output {
     let provider = Provider::shared();
     let mut child = Command::new(cargo_bin("grantflow"))
         .args(["token", "--grant", "authorization_code", "--no-browser"])
@@ -283,7 +292,7 @@ fn browser_sign_in(extra: &[&str]) -> std::process::Output {
         url.contains("code_challenge_method=S256"),
         "PKCE always: {url}"
     );
-    let redirect = provider.login(&url, ALICE).unwrap();
+    let redirect = browser(provider, &url);
     assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
     // The browser follows the redirect to the command's listener.
     let mut page = agent().get(&redirect).call().unwrap();
@@ -639,4 +648,81 @@ fn device_grant_shows_the_code_and_polls_until_approved() {
     let document = json(&output.stdout);
     assert_eq!(document["id_token_claims"]["sub"], ALICE);
     assert_eq!(document["id_token_claims"]["aud"][0], DEVICE_APP.id);
+}
+
+#[test]
+fn a_denied_sign_in_is_refused_with_access_denied() {
+    let output = browser_sign_in_with(&["--scope", "openid", "--json"], |provider, url| {
+        provider.deny(url).unwrap()
+    });
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document = json(&output.stdout);
+    assert_eq!(document["error"]["kind"], "refused");
+    assert_eq!(document["error"]["code"], "access_denied");
+}
+
+#[test]
+fn introspect_then_revoke_then_introspect() {
+    let provider = Provider::shared();
+    let secret = CC_BASIC.secret.unwrap();
+    let client = ["--issuer", provider.issuer(), "--client-id", CC_BASIC.id];
+    let secret_env = ["--client-secret-env", "CLI_TEST_SECRET"];
+    let issued = grantflow()
+        .arg("token")
+        .args(client)
+        .args(secret_env)
+        .args(["--scope", "api:read", "--json"])
+        .env("CLI_TEST_SECRET", secret)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let access_token = json(&issued.stdout)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let introspect = || {
+        let output = grantflow()
+            .args([
+                "introspect",
+                &access_token,
+                "--hint",
+                "access_token",
+                "--json",
+            ])
+            .args(client)
+            .args(secret_env)
+            .env("CLI_TEST_SECRET", secret)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        json(&output.stdout)
+    };
+    let before = introspect();
+    assert_eq!(before["active"], true);
+    assert_eq!(before["claims"]["client_id"], CC_BASIC.id);
+    assert_eq!(before["claims"]["scope"], "api:read");
+
+    let revoked = grantflow()
+        .args(["revoke", &access_token, "--hint", "access_token"])
+        .args(client)
+        .args(secret_env)
+        .env("CLI_TEST_SECRET", secret)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        String::from_utf8(revoked.stdout)
+            .unwrap()
+            .starts_with("revoked")
+    );
+    assert_eq!(introspect()["active"], false);
 }
