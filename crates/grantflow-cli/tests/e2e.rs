@@ -726,3 +726,60 @@ fn introspect_then_revoke_then_introspect() {
     );
     assert_eq!(introspect()["active"], false);
 }
+
+#[test]
+fn jwt_client_authentication_and_dpop() {
+    let provider = Provider::shared();
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys/es256.pem");
+    // private_key_jwt: no secret travels, a signed assertion does.
+    let output = grantflow()
+        .args([
+            "token",
+            "--issuer",
+            provider.issuer(),
+            "--client-id",
+            "pkjwt-es256",
+        ])
+        .args([
+            "--auth",
+            "private_key_jwt",
+            "--private-key",
+            key,
+            "--key-id",
+            "client-es256",
+        ])
+        .args(["--scope", "api:read", "--json", "-v"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(json(&output.stdout)["token_type"], "Bearer");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("client_assertion=***"), "{stderr}");
+
+    // DPoP with a fresh key: the provider's nonce challenge is met by one retry.
+    let output = grantflow()
+        .args([
+            "token",
+            "--issuer",
+            provider.issuer(),
+            "--client-id",
+            CC_BASIC.id,
+        ])
+        .args([
+            "--client-secret-env",
+            "CLI_TEST_SECRET",
+            "--scope",
+            "api:read",
+            "--dpop",
+        ])
+        .args(["--json", "-v"])
+        .env("CLI_TEST_SECRET", CC_BASIC.secret.unwrap())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(json(&output.stdout)["token_type"], "DPoP");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("use_dpop_nonce"), "{stderr}");
+}
