@@ -783,3 +783,30 @@ fn jwt_client_authentication_and_dpop() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("use_dpop_nonce"), "{stderr}");
 }
+
+#[test]
+fn show_tokens_prints_them_in_the_summary() {
+    let provider = Provider::shared();
+    let output = grantflow()
+        .args([
+            "token",
+            "--issuer",
+            provider.issuer(),
+            "--client-id",
+            CC_BASIC.id,
+        ])
+        .args(["--client-secret-env", "CLI_TEST_SECRET", "--show-tokens"])
+        .env("CLI_TEST_SECRET", CC_BASIC.secret.unwrap())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("access token"))
+        .unwrap();
+    let token = line.trim_start_matches("access token").trim();
+    assert!(!token.contains("hidden") && token.len() >= 20, "{stdout}");
+    assert!(!stdout.contains(CC_BASIC.secret.unwrap()));
+}
