@@ -4,7 +4,8 @@
 // Started by `grantflow_tests::Provider` (tests/src/provider.rs); run by hand with
 // `node provider.mjs` (after `npm ci`). It:
 //
-// 1. listens on 127.0.0.1 with an OS-chosen port (no fixed port, so no race between tests),
+// 1. listens on 127.0.0.1 with an OS-chosen port (no fixed port, so no race between tests;
+//    `GRANTFLOW_PROVIDER_PORT` fixes one for use by hand),
 // 2. only then builds the Provider with issuer `http://127.0.0.1:<port>`,
 // 3. prints exactly one line to stdout, `LISTENING http://127.0.0.1:<port>`, and nothing else,
 // 4. exits as soon as its stdin reaches end-of-file: the Rust process holds the write end, so the
@@ -28,6 +29,7 @@
 // | pkjwt-es256 | (key: tests/keys/es256.pem)          | private_key_jwt     | all of the above   |
 // | pkjwt-rs256 | (key: tests/keys/rs256.pem)          | private_key_jwt     | all of the above   |
 // | csjwt-app  | csjwt-app-secret-0123456789abcdefghijkl | client_secret_jwt | all of the above   |
+// | cli        | (public, native)                      | none                | authorization_code |
 //
 // The JWT clients (RFC 7523 §2.2) register the public halves of the checked-in test keys (kids
 // `client-es256`, `client-rs256`); any algorithm oidc-provider enables for client assertions
@@ -45,6 +47,8 @@
 // The authorization code clients redirect to `http://127.0.0.1/callback` and must all use PKCE
 // (S256; oidc-provider 8.8's `pkce.required` default follows RFC 9700 §2.1.1). es256-app signs
 // its ID tokens with ES256, every other client with RS256. Accounts: `alice` and `bob`.
+// `cli` is a native application (the `grantflow` command): oidc-provider accepts its loopback
+// redirect URI on any port, as RFC 8252 §7.3 asks, so the command's listener may take a free one.
 //
 // Browserless interactions (the pages a browser would show), all answered without HTML:
 //
@@ -188,6 +192,17 @@ const CLIENTS = [
     response_types: ['code'],
     redirect_uris: [REDIRECT_URI],
     post_logout_redirect_uris: [POST_LOGOUT_REDIRECT_URI],
+  },
+  {
+    // The `grantflow` command (crates/grantflow-cli): a public native app whose loopback
+    // redirect URI matches on any port (RFC 8252 §7.3; oidc-provider ignores the port of a
+    // native client's http://127.0.0.1 redirect URI).
+    client_id: 'cli',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT_URI],
   },
   {
     client_id: 'device-app',
@@ -452,8 +467,11 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.on('close', () => process.exit(0));
 process.stdin.resume();
 
+// By hand, `GRANTFLOW_PROVIDER_PORT=4444 node provider.mjs` fixes the port (the README's `grantflow`
+// examples use it); the tests never set it and get an OS-chosen port.
+const port = Number(process.env.GRANTFLOW_PROVIDER_PORT ?? 0);
 const server = createServer();
-server.listen(0, '127.0.0.1', () => {
+server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, configuration());
   const callback = provider.callback();

@@ -7,9 +7,12 @@
 
 pub mod jose;
 pub mod provider;
-pub mod redact;
 
 pub use provider::{HarnessError, Provider, TestClient};
+
+/// One-line, secret-free renderings of requests and responses (they live in the `grantflow`
+/// command's library, which prints them with `-v`).
+pub use grantflow_cli::redact;
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -169,6 +169,18 @@ pub const SPA: TestClient = TestClient {
     id_token_alg: Some("RS256"),
 };
 
+/// A public native client (the `grantflow` command): authorization code + refresh token. Its
+/// redirect URI ([`REDIRECT_URI`]) matches on any port (RFC 8252 §7.3), so a loopback listener
+/// on a free port, `http://127.0.0.1:<port>/callback`, is accepted.
+pub const CLI: TestClient = TestClient {
+    id: "cli",
+    secret: None,
+    auth_method: "none",
+    scope: None,
+    redirect_uri: Some(REDIRECT_URI),
+    id_token_alg: Some("RS256"),
+};
+
 /// A public client for the device authorization grant (RFC 8628) + refresh token.
 pub const DEVICE_APP: TestClient = TestClient {
     id: "device-app",

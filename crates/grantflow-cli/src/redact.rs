@@ -1,5 +1,6 @@
-//! One-line, secret-free renderings of requests and responses, for the tour
-//! and for test failure messages.
+//! One-line, secret-free renderings of requests and responses: what
+//! `grantflow -v` prints, and what the tour and the tests print (the tests
+//! crate re-exports this module as `grantflow_tests::redact`).
 //!
 //! Every value that is a credential — client secrets, codes, verifiers,
 //! tokens, the `Authorization` header's credentials — prints as `***`; so do
