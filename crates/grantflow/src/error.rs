@@ -645,8 +645,7 @@ fn safe_excerpt(body: &[u8]) -> Option<String> {
     // into a longer run than the body had, or spell a marker word (a tab
     // before `oken` shows as `\token`): what is shown is checked too.
     let shown = excerpt.to_ascii_lowercase();
-    if has_token_like_run(&excerpt) || SECRET_MARKERS.iter().any(|marker| shown.contains(marker))
-    {
+    if has_token_like_run(&excerpt) || SECRET_MARKERS.iter().any(|marker| shown.contains(marker)) {
         return None;
     }
     (!excerpt.is_empty()).then_some(excerpt)
@@ -1436,7 +1435,9 @@ mod tests {
             None
         );
         assert_eq!(
-            MalformedResponse::with_excerpt(500, "x", b"a\tab b").excerpt.as_deref(),
+            MalformedResponse::with_excerpt(500, "x", b"a\tab b")
+                .excerpt
+                .as_deref(),
             Some("a\\tab b")
         );
     }

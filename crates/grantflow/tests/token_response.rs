@@ -677,8 +677,8 @@ fn debug_withholds_extra_member_names_that_hold_a_token() {
         .header("content-type", "application/json")
         .body(body.to_vec())
         .unwrap();
-    let tokens = grantflow::parse_token_response(&response, grantflow::UnixTime::from_secs(1))
-        .unwrap();
+    let tokens =
+        grantflow::parse_token_response(&response, grantflow::UnixTime::from_secs(1)).unwrap();
     let debug = format!("{tokens:?}");
     // A token-like run (20 token characters or more) and the set's own
     // access token are withheld; an ordinary name is shown.

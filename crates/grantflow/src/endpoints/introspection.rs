@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::{TokenPost, TokenTypeHint};
 use crate::client::Client;
-use crate::error::{member_names, withhold};
 use crate::error::{Error, MalformedResponse};
+use crate::error::{member_names, withhold};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::time::UnixTime;

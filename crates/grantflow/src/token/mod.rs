@@ -230,7 +230,9 @@ impl TokenSet {
     fn secrets(&self) -> [&str; 3] {
         [
             self.access_token.secret(),
-            self.refresh_token.as_ref().map_or("", |token| token.secret()),
+            self.refresh_token
+                .as_ref()
+                .map_or("", |token| token.secret()),
             self.id_token.as_ref().map_or("", |token| token.as_str()),
         ]
     }
