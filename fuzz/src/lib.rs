@@ -18,8 +18,10 @@ use grantflow::{Error, HttpResponse, MalformedResponse, TokenSet, UnixTime};
 
 pub mod driver;
 pub mod endpoints;
+pub mod id_token;
 pub mod jose;
 pub mod json;
+pub mod structured;
 
 /// Statuses worth most of the fuzzer's attention: success (200, and 201
 /// which CrowdStrike sends), an empty success, a redirect, the RFC 6749 §5.2

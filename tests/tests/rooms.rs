@@ -55,7 +55,7 @@ const LAYERS: &[&[&str]] = &[
     /* 9 */ &["oidc"],
     /* 10 */ &["grants", "endpoints"],
     /* 11 */ &["lifecycle"],
-    /* 12 */ &["testing"],
+    /* 12 */ &["testing", "arbitrary"],
 ];
 
 const WHY: &str = "\

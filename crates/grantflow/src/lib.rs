@@ -73,8 +73,29 @@
 //! (and is checked to be the same registration).
 //!
 //! See [`Flow`] for a driver loop written by hand.
+//!
+//! # Cargo features
+//!
+//! Both are off by default.
+//!
+//! - `testing`: test support (a deterministic generator, canned responses,
+//!   fixed-key signers, a fake-time driver) for tests, fuzzers and examples;
+//!   never in a production build.
+//! - `arbitrary`: [`arbitrary::Arbitrary`](https://docs.rs/arbitrary) for the
+//!   values a caller builds and passes in ([`UnixTime`], [`ClientId`],
+//!   [`ClientSecret`], [`Scope`], [`EndpointUrl`], [`Issuer`],
+//!   [`RedirectUri`], [`ClientAuth`] without keys, [`Endpoints`],
+//!   [`TokenSet`], [`TokenType`], [`Identity`], [`TokenTypeHint`],
+//!   [`LogoutOptions`], [`Algorithm`], [`PkceMethod`], the tokens), so that a
+//!   program fuzzing its own integration can draw grantflow values from the
+//!   fuzzer's bytes. Each is built through its public constructor: a
+//!   validated type is only ever generated valid (an `https` or loopback
+//!   `http` URL from a host and path segments, a scope from the RFC 6749
+//!   §3.3 characters), never around its checks.
 
 mod alg;
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 mod client;
 mod endpoint;
 mod endpoints;
