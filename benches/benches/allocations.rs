@@ -66,7 +66,6 @@ static GLOBAL: Counting = Counting;
 
 const ROUNDS: u64 = 1000;
 
-const REDIRECT: &str = grantflow_benches::REDIRECT_URI;
 
 /// Allocations (alloc, alloc_zeroed and realloc calls) and bytes asked for,
 /// per run of `op`, over `ROUNDS` runs after one warm-up; `setup` runs

@@ -85,6 +85,7 @@ pub fn callback_query(url: &url::Url) -> String {
 
 /// grantflow's code exchange from the callback on: what `code_exchange`
 /// measures.
+#[inline(never)]
 pub fn grantflow_exchange(
     client: &grantflow::Client,
     pending: grantflow::PendingAuthorization,
