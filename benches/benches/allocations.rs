@@ -66,7 +66,6 @@ static GLOBAL: Counting = Counting;
 
 const ROUNDS: u64 = 1000;
 
-
 /// Allocations (alloc, alloc_zeroed and realloc calls) and bytes asked for,
 /// per run of `op`, over `ROUNDS` runs after one warm-up; `setup` runs
 /// outside the count.

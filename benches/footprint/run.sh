@@ -157,10 +157,10 @@ for bin in baseline grantflow_cc oauth2_cc grantflow_sign_in openidconnect_sign_
 done
 
 echo
-echo "dependencies (normal edges, distinct crates, the crate itself included):"
+echo "dependencies: distinct crates in the normal (not build, not dev) dependency tree, the binary itself left out:"
 for bin in grantflow_cc oauth2_cc openidconnect_sign_in; do
   n=$(cd "$work/$bin" && cargo tree -e normal --prefix none | sed 's/ (\*)//' | sort -u | grep -v "^$bin " | wc -l)
-  echo "  $bin: $n (less http, which every one of them shares: see the tree)"
+  echo "  $bin: $n"
 done
 
 echo
