@@ -1,6 +1,7 @@
 //! Client CPU per client credentials flow (RFC 6749 §4.4) over loopback,
 //! through the async adapter (`grantflow-async`, its built-in client, on
-//! `async_io::block_on`) next to the blocking ureq adapter (`grantflow-ureq`).
+//! `async_io::block_on`) and the blocking ureq adapter (`grantflow-ureq`),
+//! next to oauth2-rs 5 with its `ureq` feature (ureq 2).
 //!
 //! The bench starts a minimal HTTP/1.1 server on 127.0.0.1 (std::net, a
 //! thread per connection, keep-alive) that answers every request with the
@@ -14,9 +15,9 @@
 //! - "client threads": every live thread of the process but the server's
 //!   (for the async adapter this adds async-io's helper thread and the
 //!   `blocking` pool that resolves the address before the one connect). A
-//!   thread that has exited is no longer listed, so this misses the thread
-//!   ureq spawns to resolve the host of every request (its resolver runs on
-//!   a thread of its own whenever a timeout is set, pooled connection or not);
+//!   thread that has exited is no longer listed (grantflow-ureq used to
+//!   spawn one per request to resolve `127.0.0.1`; it now answers IP
+//!   literals itself, see its `IpLiteralResolver`);
 //! - "process total": the whole process's CPU from `/proc/self/stat`
 //!   (exited threads included, in 10 ms ticks, so ±10 ms per round) less
 //!   the server threads' own.
@@ -224,6 +225,53 @@ impl Adapter for Ureq {
     }
 }
 
+/// oauth2-rs 5 with its `ureq` feature (ureq 2's `Agent` as its HTTP
+/// client), configured as its docs advise (no redirects), client_secret_basic
+/// like the others.
+struct OAuth2Ureq {
+    agent: oauth2::ureq::Agent,
+    client: oauth2::basic::BasicClient<
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointSet,
+    >,
+}
+
+impl OAuth2Ureq {
+    fn new(server: &Server) -> Self {
+        OAuth2Ureq {
+            agent: oauth2::ureq::AgentBuilder::new().redirects(0).build(),
+            client: oauth2::basic::BasicClient::new(oauth2::ClientId::new(CLIENT_ID.to_owned()))
+                .set_client_secret(oauth2::ClientSecret::new(CLIENT_SECRET.to_owned()))
+                .set_token_uri(
+                    oauth2::TokenUrl::new(format!("http://127.0.0.1:{}/token", server.port))
+                        .unwrap(),
+                ),
+        }
+    }
+}
+
+impl Adapter for OAuth2Ureq {
+    const NAME: &str = "oauth2-rs+ureq2";
+    fn run(&self, _: &Client, flows: usize) {
+        use oauth2::TokenResponse as _;
+        for _ in 0..flows {
+            let tokens = self
+                .client
+                .exchange_client_credentials()
+                .add_scope(oauth2::Scope::new(SCOPE.to_owned()))
+                .request(&self.agent)
+                .unwrap();
+            assert_eq!(
+                std::hint::black_box(&tokens).access_token().secret(),
+                "2YotnFZFEjr1zCsicMWpAA"
+            );
+        }
+    }
+}
+
 struct Async(grantflow_async::HttpClient);
 
 impl Adapter for Async {
@@ -289,6 +337,7 @@ fn main() {
     let client = client(&server);
     let ureq = Ureq(grantflow_ureq::HttpClient::new());
     let async_client = Async(grantflow_async::HttpClient::new());
+    let oauth2 = OAuth2Ureq::new(&server);
 
     // Both adapters send the same request and keep one connection alive.
     ureq.run(&client, warm_up);
@@ -304,18 +353,30 @@ fn main() {
         assert_eq!(bodies[0], b"grant_type=client_credentials&scope=api%3Aread");
         assert_eq!(bodies[0], bodies[1], "both adapters send the same body");
     }
+    oauth2.run(&client, warm_up);
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        3,
+        "keep-alive: one connection for oauth2-rs too"
+    );
+    {
+        let bodies = server.bodies.lock().unwrap();
+        let last = bodies.last().unwrap();
+        assert_eq!(last, &bodies[0], "oauth2-rs sends the same body");
+    }
 
-    let mut results: [Vec<[f64; 4]>; 2] = [Vec::new(), Vec::new()];
+    let mut results: [Vec<[f64; 4]>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for _ in 0..rounds {
         results[0].push(round(&ureq, &client, &server, flows));
         results[1].push(round(&async_client, &client, &server, flows));
+        results[2].push(round(&oauth2, &client, &server, flows));
     }
-    assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 3);
     if !measure {
         println!(
             "adapters_loopback: both adapters checked ({flows} flows each, debug build, not a measurement: \
-             {:.0?} / {:.0?} µs per flow); run with `cargo bench` to measure",
-            results[0][0], results[1][0]
+             {:.0?} / {:.0?} / {:.0?} µs per flow); run with `cargo bench` to measure",
+            results[0][0], results[1][0], results[2][0]
         );
         return;
     }
@@ -327,7 +388,7 @@ fn main() {
         "{:<16} {:>5} {:>14} {:>15} {:>14} {:>10}",
         "adapter", "round", "client thread", "client threads", "process total", "wall"
     );
-    let names = [Ureq::NAME, Async::NAME];
+    let names = [Ureq::NAME, Async::NAME, OAuth2Ureq::NAME];
     let row = |name: &str, label: &str, [own, all, total, wall]: [f64; 4]| {
         println!("{name:<16} {label:>5} {own:>14.2} {all:>15.2} {total:>14.2} {wall:>10.2}");
     };
@@ -345,12 +406,14 @@ fn main() {
     for (name, values) in names.iter().zip(&medians) {
         row(name, "med", *values);
     }
-    let ratio = |c: usize| medians[1][c] / medians[0][c];
-    println!(
-        "async / ureq (medians): client thread {:.2}, client threads {:.2}, process total {:.2}, wall {:.2}",
-        ratio(0),
-        ratio(1),
-        ratio(2),
-        ratio(3)
-    );
+    for (i, label) in [(0, "grantflow-ureq"), (1, "grantflow-async")] {
+        let ratio = |c: usize| medians[i][c] / medians[2][c];
+        println!(
+            "{label} / oauth2-rs+ureq2 (medians): client thread {:.2}, client threads {:.2}, process total {:.2}, wall {:.2}",
+            ratio(0),
+            ratio(1),
+            ratio(2),
+            ratio(3)
+        );
+    }
 }

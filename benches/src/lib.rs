@@ -40,3 +40,23 @@ pub const SCOPE: &str = "api:read";
 /// The instant grantflow is told the response arrived at (oauth2-rs takes no
 /// time: it stores `expires_in` as a duration).
 pub const NOW_SECS: u64 = 1_700_000_000;
+
+/// A token response with only what RFC 6749 §5.1 requires and the usual
+/// `expires_in`: no refresh token, no scope, no extension field.
+pub const MINIMAL_TOKEN_RESPONSE_BODY: &[u8] =
+    br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600}"#;
+
+/// The issuer the OpenID Connect clients are configured with.
+pub const ISSUER: &str = "https://server.example.com";
+
+/// The authorization endpoint both clients are configured with.
+pub const AUTHORIZATION_ENDPOINT: &str = "https://server.example.com/authorize";
+
+/// The redirect URI of the RFC 6749 §4.1.1 example.
+pub const REDIRECT_URI: &str = "https://client.example.com/cb";
+
+/// The authorization code of the RFC 6749 §4.1.2 example.
+pub const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA";
+
+/// The refresh token of the RFC 6749 §5.1 example.
+pub const REFRESH_TOKEN: &str = "tGzv3JOkF0XG5Qx2TlKWIA";

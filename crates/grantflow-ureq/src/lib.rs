@@ -75,6 +75,24 @@ pub fn os_rng() -> OsRng {
     grantflow::rand_core::UnwrapErr(getrandom::SysRng)
 }
 
+/// The generator to pass to flows that take `&mut impl CryptoRng`: rand's
+/// thread generator, a ChaCha12 CSPRNG in userspace, seeded from the OS
+/// generator and reseeded from it (every 64 KiB of output and after a
+/// fork), one per thread.
+///
+/// It draws as securely as [`os_rng`] but without a system call per draw
+/// (a fresh `state`, `nonce` and PKCE verifier are three). Not `Send`:
+/// call `rng()` where you need it, it is cheap.
+///
+/// It panics if the OS generator fails when seeding, which no server can
+/// cause.
+pub fn rng() -> Rng {
+    rand::rng()
+}
+
+/// The type [`rng`] returns (rand's `ThreadRng`).
+pub type Rng = rand::rngs::ThreadRng;
+
 /// The current time from the system clock, as grantflow counts it.
 pub fn now() -> UnixTime {
     UnixTime::from_system_time(SystemTime::now())
@@ -288,7 +306,7 @@ impl HttpClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> HttpClient {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             // ureq's default reads the proxy from the environment; here only
             // the caller chooses one.
             .proxy(self.proxy)
@@ -298,11 +316,63 @@ impl HttpClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.timeout))
             .user_agent(concat!("grantflow-ureq/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            IpLiteralResolver::default(),
+        );
         HttpClient {
             agent,
             max_body: self.max_body,
+        }
+    }
+}
+
+/// ureq's resolver, but an IP literal (`127.0.0.1`, `[::1]`) is its own
+/// address.
+///
+/// With a timeout set, ureq 3's default resolver looks every host up on a
+/// freshly spawned thread, before it looks in its connection pool, so each
+/// request paid a thread spawn even to `127.0.0.1` over a kept-alive
+/// connection (`strace -f -c`: one `clone3` per request). An IP literal
+/// needs no lookup: it is answered here, on the calling thread. Host names
+/// still go to ureq's resolver with the timeout (the overall timeout covers
+/// the lookup). This uses ureq's `unversioned` resolver API, which ureq may
+/// change in a minor release; the version is pinned by the lock file.
+#[derive(Debug, Default)]
+struct IpLiteralResolver {
+    names: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for IpLiteralResolver {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.authority().and_then(|authority| {
+            let host = authority.host();
+            let host = host
+                .strip_prefix('[')
+                .and_then(|host| host.strip_suffix(']'))
+                .unwrap_or(host);
+            let ip: std::net::IpAddr = host.parse().ok()?;
+            let port = authority.port_u16().or(match uri.scheme_str()? {
+                "https" => Some(443),
+                "http" => Some(80),
+                _ => None,
+            })?;
+            Some(std::net::SocketAddr::new(ip, port))
+        });
+        match literal {
+            Some(address) => {
+                let mut addresses = self.empty();
+                addresses.push(address);
+                Ok(addresses)
+            }
+            None => self.names.resolve(uri, config, timeout),
         }
     }
 }

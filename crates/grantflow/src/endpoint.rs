@@ -438,6 +438,52 @@ impl RedirectUri {
     }
 }
 
+/// What [`Client::sign_in`](crate::Client::sign_in) and
+/// [`Client::authorize`](crate::Client::authorize) take as the redirect
+/// URI: a [`RedirectUri`] checked once (kept, e.g. in the app's state, and
+/// passed by reference on every login, it is not checked again), or a
+/// string, checked as [`RedirectUri::new`] checks it.
+pub trait IntoRedirectUri {
+    /// The checked redirect URI, or [`Error::InvalidRedirectUri`].
+    fn into_redirect_uri(self) -> Result<RedirectUri, Error>;
+}
+
+impl IntoRedirectUri for RedirectUri {
+    fn into_redirect_uri(self) -> Result<RedirectUri, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoRedirectUri for &RedirectUri {
+    fn into_redirect_uri(self) -> Result<RedirectUri, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoRedirectUri for &str {
+    fn into_redirect_uri(self) -> Result<RedirectUri, Error> {
+        RedirectUri::new(self)
+    }
+}
+
+impl IntoRedirectUri for String {
+    fn into_redirect_uri(self) -> Result<RedirectUri, Error> {
+        RedirectUri::new(self)
+    }
+}
+
+impl IntoRedirectUri for &String {
+    fn into_redirect_uri(self) -> Result<RedirectUri, Error> {
+        RedirectUri::new(self.as_str())
+    }
+}
+
+impl IntoRedirectUri for std::borrow::Cow<'_, str> {
+    fn into_redirect_uri(self) -> Result<RedirectUri, Error> {
+        RedirectUri::new(self.into_owned())
+    }
+}
+
 /// The checks of [`RedirectUri::new`].
 fn check_redirect_uri(uri: &str) -> Result<(), Error> {
     let invalid = |reason| Err(Error::InvalidRedirectUri { reason });

@@ -124,7 +124,7 @@ pub use crate::alg::{Algorithm, KeyType};
 pub use crate::client::{
     AssertionAudience, Client, ClientAssertion, ClientAuth, DpopKey, Endpoints, IdTokenPolicy,
 };
-pub use crate::endpoint::{EndpointUrl, Issuer, RedirectUri};
+pub use crate::endpoint::{EndpointUrl, IntoRedirectUri, Issuer, RedirectUri};
 pub use crate::endpoints::{Introspection, IntrospectionResponse, Revocation, TokenTypeHint};
 pub use crate::error::{
     CallbackError, Error, ErrorCode, ErrorKind, ErrorResponse, IdTokenError, JwsError,

@@ -3,6 +3,7 @@
 //! [`PendingSignIn`] and [`PendingAuthorization`] over one private core.
 
 use core::fmt;
+use std::borrow::Cow;
 
 use subtle::ConstantTimeEq as _;
 
@@ -90,7 +91,7 @@ impl PendingCore {
             .into());
         }
         let query = query_of(redirect)?;
-        let mut values: [Option<String>; RESPONSE_PARAMETERS.len()] = Default::default();
+        let mut values: [Option<Cow<'_, str>>; RESPONSE_PARAMETERS.len()] = Default::default();
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             let Some(index) = RESPONSE_PARAMETERS.iter().position(|known| *known == name) else {
                 continue; // unknown parameters are ignored (RFC 6749 §3.1)
@@ -104,7 +105,8 @@ impl PendingCore {
                 }
                 .into());
             }
-            *slot = Some(value.into_owned());
+            // Borrowed from the query unless percent-decoding changed it.
+            *slot = Some(value);
         }
         let [code, state, iss, error, description, uri] =
             values.map(|value| value.filter(|value| !value.is_empty()));
@@ -136,14 +138,17 @@ impl PendingCore {
             )));
         }
         let code = code.ok_or(CallbackError::MissingCode)?;
-        Ok(Secret(code))
+        Ok(Secret(code.into_owned()))
     }
 }
 
 /// The query of a redirect URL, or the string itself when it is one.
-fn query_of(redirect: &str) -> Result<String, CallbackError> {
-    if let Ok(url) = url::Url::parse(redirect) {
-        return Ok(url.query().unwrap_or_default().to_owned());
+fn query_of(redirect: &str) -> Result<Cow<'_, str>, CallbackError> {
+    // A bare query (`?code=…` or `code=…`) is no URL: skip the parser.
+    if !redirect.starts_with('?') {
+        if let Ok(url) = url::Url::parse(redirect) {
+            return Ok(Cow::Owned(url.query().unwrap_or_default().to_owned()));
+        }
     }
     let query = redirect.strip_prefix('?').unwrap_or(redirect);
     // A query may hold unencoded `:` and `/` (RFC 3986 §3.4), as in
@@ -153,7 +158,7 @@ fn query_of(redirect: &str) -> Result<String, CallbackError> {
     if query.contains('#') || head.contains("://") {
         return Err(CallbackError::InvalidUrl);
     }
-    Ok(query.to_owned())
+    Ok(Cow::Borrowed(query))
 }
 
 /// The documentation of `callback`, shared by both pending types.

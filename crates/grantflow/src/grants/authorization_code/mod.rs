@@ -171,6 +171,7 @@ pub use pkce::{PkceMethod, PkceVerifier};
 pub use request::{AuthorizationRequest, DEFAULT_MAX_PENDING_AGE, SignInRequest};
 
 use crate::client::Client;
+use crate::endpoint::IntoRedirectUri;
 use crate::error::Error;
 #[cfg(doc)]
 use crate::{endpoint::RedirectUri, token::TokenSet};
@@ -183,12 +184,14 @@ impl Client {
     /// gives the URL and a [`PendingSignIn`] for the session, whose
     /// `callback` gives the [`SignInExchange`] that ends in a [`SignIn`].
     ///
-    /// `redirect_uri` is a [`RedirectUri`], or a string that is checked as
-    /// one ([`Error::InvalidRedirectUri`]: absolute, no fragment, `https`,
-    /// `http` to loopback, or a private-use scheme with a dot). It is kept
-    /// byte for byte and repeated in the token request.
-    pub fn sign_in(&self, redirect_uri: impl AsRef<str>) -> Result<SignInRequest, Error> {
-        SignInRequest::new(self, redirect_uri.as_ref())
+    /// `redirect_uri` is a [`RedirectUri`] (checked when it was made: keep
+    /// one and pass `&redirect` to skip the check on every login), or a
+    /// string that is checked as one ([`Error::InvalidRedirectUri`]:
+    /// absolute, no fragment, `https`, `http` to loopback, or a private-use
+    /// scheme with a dot). It is kept byte for byte and repeated in the
+    /// token request.
+    pub fn sign_in(&self, redirect_uri: impl IntoRedirectUri) -> Result<SignInRequest, Error> {
+        SignInRequest::new(self, redirect_uri.into_redirect_uri()?)
     }
 
     /// Starts a plain OAuth 2.0 authorization request (RFC 6749 §4.1.1)
@@ -226,8 +229,11 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn authorize(&self, redirect_uri: impl AsRef<str>) -> Result<AuthorizationRequest, Error> {
-        AuthorizationRequest::new(self, redirect_uri.as_ref())
+    pub fn authorize(
+        &self,
+        redirect_uri: impl IntoRedirectUri,
+    ) -> Result<AuthorizationRequest, Error> {
+        AuthorizationRequest::new(self, redirect_uri.into_redirect_uri()?)
     }
 }
 

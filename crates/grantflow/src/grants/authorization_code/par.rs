@@ -170,7 +170,7 @@ impl<P> Flow for PushedAuthorization<P> {
                 .params
                 .0
                 .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
+                .map(|(name, value)| (name.as_ref(), value.as_str())),
         );
         let request = client.authenticated_request(endpoint, params, true, now)?;
         self.state = State::Sent;

@@ -2,6 +2,8 @@
 //! builders, [`SignInRequest`] and [`AuthorizationRequest`], over one
 //! private core that checks the request and builds the URL.
 
+use std::borrow::Cow;
+
 use rand_core::CryptoRng;
 use zeroize::Zeroize as _;
 
@@ -84,10 +86,10 @@ struct OpenId<'a> {
 }
 
 impl RequestCore {
-    fn new(client: &Client, redirect_uri: &str) -> Result<Self, Error> {
+    fn new(client: &Client, redirect_uri: RedirectUri) -> Result<Self, Error> {
         Ok(RequestCore {
             client: client.clone(),
-            redirect_uri: RedirectUri::new(redirect_uri)?,
+            redirect_uri,
             scopes: Vec::new(),
             prompt: None,
             login_hint: None,
@@ -163,19 +165,24 @@ impl RequestCore {
         }
 
         // Everything but `response_type` and `client_id`, which the URL and
-        // the pushed request place each in their own way.
-        let mut params: Vec<(&'static str, String)> = Vec::with_capacity(12);
-        params.push(("redirect_uri", self.redirect_uri.as_str().to_owned()));
+        // the pushed request place each in their own way. The names the flow
+        // sets are borrowed; only the caller's own are owned.
+        let mut params: Vec<(Cow<'static, str>, String)> =
+            Vec::with_capacity(8 + self.resources.len() + self.params.len());
+        params.push(("redirect_uri".into(), self.redirect_uri.as_str().to_owned()));
         if !scope.is_empty() {
-            params.push(("scope", scope));
+            params.push(("scope".into(), scope));
         }
-        params.push(("state", state.clone()));
-        params.push(("code_challenge", verifier.challenge(self.pkce)));
-        params.push(("code_challenge_method", self.pkce.as_str().to_owned()));
+        params.push(("state".into(), state.clone()));
+        params.push(("code_challenge".into(), verifier.challenge(self.pkce)));
+        params.push((
+            "code_challenge_method".into(),
+            self.pkce.as_str().to_owned(),
+        ));
         if let Some(openid) = &openid {
-            params.push(("nonce", openid.nonce.0.clone()));
+            params.push(("nonce".into(), openid.nonce.0.clone()));
             if let Some(max_age) = openid.params.max_age {
-                params.push(("max_age", max_age.to_string()));
+                params.push(("max_age".into(), max_age.to_string()));
             }
         }
         let optional = [
@@ -191,19 +198,19 @@ impl RequestCore {
         ];
         for (name, value) in optional {
             if let Some(value) = value {
-                params.push((name, value));
+                params.push((name.into(), value));
             }
         }
-        let mut params: Vec<(String, String)> = params
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
         params.extend(
             self.resources
                 .into_iter()
-                .map(|resource| ("resource".to_owned(), resource)),
+                .map(|resource| ("resource".into(), resource)),
         );
-        params.extend(self.params);
+        params.extend(
+            self.params
+                .into_iter()
+                .map(|(name, value)| (name.into(), value)),
+        );
 
         let pending = PendingCore {
             issuer,
@@ -226,7 +233,7 @@ impl RequestCore {
 
 /// The parameters of an authorization request (`state`, `nonce` among
 /// them), zeroized on drop and never printed.
-pub(super) struct SecretParams(pub(super) Vec<(String, String)>);
+pub(super) struct SecretParams(pub(super) Vec<(Cow<'static, str>, String)>);
 
 impl Drop for SecretParams {
     fn drop(&mut self) {
@@ -251,11 +258,36 @@ impl Prepared {
     /// `response_type`, `client_id`, then every other parameter.
     pub(super) fn url(&self) -> url::Url {
         let mut url = self.authorization_endpoint.clone();
+        self.append_to(&mut url);
+        url
+    }
+
+    /// [`url`](Self::url), moving the endpoint's URL out instead of
+    /// copying it.
+    pub(super) fn into_url(self) -> url::Url {
+        let Prepared {
+            client,
+            authorization_endpoint: mut url,
+            params,
+        } = self;
+        Prepared::append(&mut url, &client, &params);
+        url
+    }
+
+    fn append_to(&self, url: &mut url::Url) {
+        Prepared::append(url, &self.client, &self.params);
+    }
+
+    fn append(url: &mut url::Url, client: &Client, params: &SecretParams) {
         url.query_pairs_mut()
             .append_pair("response_type", "code")
-            .append_pair("client_id", self.client.client_id().as_str())
-            .extend_pairs(self.params.0.iter());
-        url
+            .append_pair("client_id", client.client_id().as_str())
+            .extend_pairs(
+                params
+                    .0
+                    .iter()
+                    .map(|(name, value)| (name.as_ref(), value.as_str())),
+            );
     }
 }
 
@@ -341,7 +373,7 @@ pub struct SignInRequest {
 }
 
 impl SignInRequest {
-    pub(super) fn new(client: &Client, redirect_uri: &str) -> Result<Self, Error> {
+    pub(super) fn new(client: &Client, redirect_uri: RedirectUri) -> Result<Self, Error> {
         Ok(SignInRequest {
             core: RequestCore::new(client, redirect_uri)?,
             openid: OpenIdParams::default(),
@@ -402,7 +434,7 @@ impl SignInRequest {
             return Err(Error::PushedAuthorizationRequired);
         }
         let (prepared, pending) = self.prepare(rng, now)?;
-        Ok((prepared.url(), pending))
+        Ok((prepared.into_url(), pending))
     }
 
     /// Like [`begin`](Self::begin), but the request is pushed to the
@@ -474,7 +506,7 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
-    pub(super) fn new(client: &Client, redirect_uri: &str) -> Result<Self, Error> {
+    pub(super) fn new(client: &Client, redirect_uri: RedirectUri) -> Result<Self, Error> {
         Ok(AuthorizationRequest {
             core: RequestCore::new(client, redirect_uri)?,
         })
@@ -518,7 +550,10 @@ impl AuthorizationRequest {
             return Err(Error::PushedAuthorizationRequired);
         }
         let (prepared, pending) = self.core.prepare(rng, now, None)?;
-        Ok((prepared.url(), super::PendingAuthorization::new(pending)))
+        Ok((
+            prepared.into_url(),
+            super::PendingAuthorization::new(pending),
+        ))
     }
 
     /// Like [`begin`](Self::begin), but the request is pushed to the
