@@ -1,8 +1,6 @@
-//! The ID token validation oracle (OIDC Core §3.1.3.7) shared by the
-//! structured target `id_token_structured`: the validator's setup and every
-//! claim rule re-derived from the raw JSON with `serde_json` (a copy of the
-//! rules `id_token_claims` states inline, kept apart so that target is not
-//! touched while others edit it).
+//! The ID token validation oracle (OIDC Core §3.1.3.7) shared by
+//! `id_token_claims` and `id_token_structured`: the validator's setup and
+//! every claim rule re-derived from the raw JSON with `serde_json`.
 //!
 //! The validator is for issuer [`ISSUER`] and client [`CLIENT_ID`], allows
 //! only HS256 keyed with the client secret ([`HMAC_SECRET`]), and expects

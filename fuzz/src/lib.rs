@@ -16,6 +16,7 @@
 
 use grantflow::{Error, HttpResponse, MalformedResponse, TokenSet, UnixTime};
 
+pub mod callback;
 pub mod driver;
 pub mod endpoints;
 pub mod id_token;
