@@ -661,16 +661,24 @@ pub(crate) fn member_names<'a>(
 ) -> Vec<&'a str> {
     names
         .map(|name| {
-            let holds_secret = secrets
-                .iter()
-                .any(|secret| !secret.is_empty() && name.contains(secret));
-            if holds_secret || has_token_like_run(name) {
+            if may_hold_secret(name, secrets) {
                 "<withheld>"
             } else {
                 name.as_str()
             }
         })
         .collect()
+}
+
+/// Whether a server's text may hold a token: one of `secrets`, or a
+/// token-like run, raw or once escaped for display (an escape can join
+/// token characters into a longer run).
+pub(crate) fn may_hold_secret(text: &str, secrets: &[&str]) -> bool {
+    secrets
+        .iter()
+        .any(|secret| !secret.is_empty() && text.contains(secret))
+        || has_token_like_run(text)
+        || has_token_like_run(&clean_text(text, usize::MAX))
 }
 
 fn has_token_like_run(text: &str) -> bool {
@@ -729,6 +737,11 @@ pub(crate) fn withhold(error: Error, token: &str) -> Error {
                 );
             }
             Error::MalformedResponse(malformed)
+        }
+        Error::UnsupportedTokenType { token_type } if leaks(&token_type) => {
+            Error::UnsupportedTokenType {
+                token_type: "<withheld: it quoted the token>".to_owned(),
+            }
         }
         other => other,
     }

@@ -328,6 +328,40 @@ fn token_types_the_client_does_not_understand_are_refused() {
 }
 
 #[test]
+fn a_token_type_that_looks_like_a_token_is_not_quoted() {
+    // A token type holding a token-like run (the answer's own access token,
+    // the client secret, or any opaque string) is withheld from the error;
+    // a short unknown type is still named.
+    for token_type in [
+        "2YotnFZFEjr1zCsicMWpAA",
+        "7Fjfp0ZBr1KtDRbnfVdmIw",
+        r"mac\u0009AAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let body =
+            format!(r#"{{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"{token_type}"}}"#);
+        match run_with(&basic(), &body) {
+            Err(error @ Error::UnsupportedTokenType { .. }) => {
+                let shown = error.to_string();
+                assert!(shown.contains("<withheld"), "{shown}");
+                assert!(
+                    !shown.contains("2YotnFZ") && !shown.contains("7Fjfp0"),
+                    "{shown}"
+                );
+            }
+            other => panic!("{token_type:?}: {other:?}"),
+        }
+    }
+    // The client secret, even when short, is withheld by the flow.
+    let short = client(ClientAuth::ClientSecretBasic(ClientSecret::new("pw1")));
+    match run_with(&short, r#"{"access_token":"at","token_type":"pw1"}"#) {
+        Err(Error::UnsupportedTokenType { token_type }) => {
+            assert_eq!(token_type, "<withheld: it quoted the token>")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_caller_may_accept_its_own_token_types_but_not_dpop() {
     let client = basic().accept_token_type("N_A").accept_token_type("DPoP");
     let tokens = run_with(&client, r#"{"access_token":"at","token_type":"n_a"}"#).unwrap();

@@ -219,6 +219,26 @@ fn narrower_scopes_are_reported_never_filled_in() {
 }
 
 #[test]
+fn a_token_type_echoing_the_refresh_token_is_withheld() {
+    // Found by the `refresh_flow` fuzz target: a server that names the
+    // refresh token it was sent (short or long) as the token type had it
+    // quoted in `UnsupportedTokenType`.
+    for sent in ["rt-9", "old-refresh-token-Kp2"] {
+        let client = plain_client(ClientAuth::None);
+        let flow = client.refresh(&RefreshToken::new(sent)).unwrap();
+        let body = format!(r#"{{"access_token":"at","token_type":"x{sent}\u0000"}}"#);
+        let error = run(flow, body).unwrap_err();
+        let Error::UnsupportedTokenType { token_type } = &error else {
+            panic!("{error:?}")
+        };
+        assert!(token_type.starts_with("<withheld"), "{token_type}");
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains(sent), "{shown}");
+        }
+    }
+}
+
+#[test]
 fn invalid_grant_is_a_typed_refusal() {
     let client = plain_client(ClientAuth::None);
     let flow = client.refresh(&RefreshToken::new("used")).unwrap();

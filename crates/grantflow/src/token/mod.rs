@@ -22,7 +22,7 @@ use core::fmt;
 use serde_json::{Map, Value};
 
 use crate::client::Client;
-use crate::error::{Error, MalformedResponse, clean_text, member_names};
+use crate::error::{Error, MalformedResponse, clean_text, may_hold_secret, member_names};
 use crate::message::HttpResponse;
 use crate::time::UnixTime;
 use crate::types::{AccessToken, RawIdToken, RefreshToken, Scope};
@@ -315,9 +315,15 @@ pub(crate) fn parse_tokens_for(
     if understood {
         Ok(tokens)
     } else {
-        Err(Error::UnsupportedTokenType {
-            token_type: clean_text(tokens.token_type.as_str(), 64),
-        })
+        // A server that echoes a token as the type (its own, or one the
+        // request carried) must not put it into the error.
+        let token_type = tokens.token_type.as_str();
+        let token_type = if may_hold_secret(token_type, &tokens.secrets()) {
+            "<withheld: it looks like a token>".to_owned()
+        } else {
+            clean_text(token_type, 64)
+        };
+        Err(client.withhold_secret(Error::UnsupportedTokenType { token_type }))
     }
 }
 
