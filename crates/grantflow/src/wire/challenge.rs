@@ -95,16 +95,40 @@ impl Challenge {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every auth-param kept, as `(name, value)` in the order sent: the first
+    /// occurrence of each name only, at most 32, values unescaped.
+    ///
+    /// ```
+    /// use grantflow::http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(
+    ///     WWW_AUTHENTICATE,
+    ///     HeaderValue::from_static(r#"DPoP algs="ES256 PS256", error=use_dpop_nonce"#),
+    /// );
+    /// let challenges = grantflow::parse_challenges(&headers);
+    /// let params: Vec<_> = challenges[0].params().collect();
+    /// assert_eq!(params, [("algs", "ES256 PS256"), ("error", "use_dpop_nonce")]);
+    /// ```
+    pub fn params(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
     /// The token68 of a challenge like `Basic abc==`.
     pub fn token68(&self) -> Option<&str> {
         self.token68.as_deref()
     }
 
     /// Adds a param unless the challenge is full or already has `name`.
+    ///
+    /// Names are compared as kept (cut to [`MAX_VALUE_LEN`]), so two names
+    /// that differ only past the cut are one name, kept once.
     fn add_param(&mut self, name: &str, value: String) {
+        let name = cut(name, MAX_VALUE_LEN);
         if self.params.len() < MAX_PARAMS && self.param(name).is_none() {
-            self.params
-                .push((cut(name, MAX_VALUE_LEN).to_owned(), value));
+            self.params.push((name.to_owned(), value));
         }
     }
 }
@@ -444,6 +468,19 @@ mod tests {
             let found = oauth_challenge(&challenges, &["Bearer"]).unwrap();
             assert_eq!(found.param("error"), Some("invalid_token"));
         }
+    }
+
+    #[test]
+    fn names_that_differ_only_past_the_cut_are_kept_once() {
+        // Found while writing the `www_authenticate` fuzz target's oracle: names were
+        // stored cut but compared whole, so two long names sharing their
+        // first 1024 bytes were both kept, under the same stored name.
+        let long = "n".repeat(MAX_VALUE_LEN);
+        let value = format!("Bearer {long}a=1, {long}b=2, {}=3", long.to_uppercase());
+        let challenges = parse(&value);
+        assert_eq!(challenges.len(), 1);
+        let kept = challenges[0].params().collect::<Vec<_>>();
+        assert_eq!(kept, [(long.as_str(), "1")]);
     }
 
     #[test]
