@@ -36,17 +36,20 @@ use libfuzzer_sys::fuzz_target;
 /// RFC 7517 Appendix A.1 (both public keys, as published: the EC key is an
 /// encryption key, so it must never verify), plus the public keys of the
 /// two genuine asymmetric tokens: RFC 7515 A.3 (ES256) and RFC 8037 A.2
-/// (Ed25519).
+/// (Ed25519), and a P-384 key of no genuine token (generated for this
+/// target, private half discarded), so that ES384 verification runs and
+/// must fail.
 const JWKS: &str = r#"{"keys":[
   {"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"enc","kid":"1"},
   {"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"},
   {"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"a3"},
-  {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+  {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+  {"kty":"EC","crv":"P-384","x":"zAIxi6w1HiUj72gVf3-T0bk7muodadgCZQtg9t6ps6HYRMQv02PQfb7Gbo0khhFB","y":"TEZsKseFLdxWiNvUKQZuKsc_UFFirvm7PbTNHraQIHs-ZZ4h9rMFmJC5x_AGOxfd","kid":"p384"}
 ]}"#;
 
 static KEYS: LazyLock<JwkSet> = LazyLock::new(|| {
     let keys = JwkSet::from_json(JWKS.as_bytes()).expect("the fixed key set parses");
-    assert_eq!(keys.keys().len(), 4, "every fixed key is kept");
+    assert_eq!(keys.keys().len(), 5, "every fixed key is kept");
     keys
 });
 
