@@ -1,19 +1,25 @@
-//! The OpenID discovery chain (`Discovery::openid`: OpenID Connect
-//! Discovery 1.0 §4, then the JWK set at `jwks_uri`) driven from `start`
-//! through fuzzed answers: metadata documents the harness builds with
+//! The discovery chain driven from `start` through fuzzed answers:
+//! OpenID (`Discovery::openid`: OpenID Connect Discovery 1.0 §4, then the
+//! JWK set at `jwks_uri`) or OAuth (`Discovery::oauth`: RFC 8414 §3, with
+//! or without `with_jwks`); metadata documents the harness builds with
 //! perturbations, or raw bytes, then key sets.
 //!
 //! Checked: no panic; the first request is a GET of
-//! `{issuer}/.well-known/openid-configuration`, the second a GET of exactly
-//! the document's `jwks_uri`; `Done` never after a check the harness broke
-//! on purpose (another issuer, a trailing slash, a non-2xx status, an `http`
-//! endpoint off loopback, a REQUIRED field missing, a `jwks_uri` missing),
-//! and then the issuer is the expected one, the key set is there and holds
-//! exactly the keys served, and `fetched_at` is when the metadata came;
+//! `{issuer}/.well-known/openid-configuration`, or of
+//! `{origin}/.well-known/oauth-authorization-server{path}` (RFC 8414
+//! §3.1), the second a GET of exactly the document's `jwks_uri`, made
+//! exactly when the key set is wanted (always for OpenID) and named;
+//! `Done` never after a check the harness broke on purpose (another
+//! issuer, a trailing slash, a non-2xx status, an `http` endpoint off
+//! loopback, and for OpenID a REQUIRED field or `jwks_uri` missing), and
+//! then the issuer is the expected one, the key set is there exactly when
+//! it was fetched and holds exactly the keys served, and `fetched_at` is
+//! when the metadata came;
 //! `handle_timeout` is refused; after `Done` or an error every call is
 //! refused; errors are printable and bounded.
 //!
-//! Input: a byte choosing the issuer (with or without a path), then answers
+//! Input: a byte (bit 0: the issuer, with or without a path; bit 1: OAuth
+//! discovery; bit 2: OAuth discovery `with_jwks`), then answers
 //! in the format of `grantflow_fuzz::driver`. The metadata template reads a
 //! byte of perturbations; the key set template one byte (bit 0: `k1`, bit
 //! 1: `k2`). Bit 6 of a template byte calls `handle_timeout` instead.
@@ -33,17 +39,30 @@ const ISSUERS: [&str; 2] = [
 
 fuzz_target!(|data: &[u8]| {
     let mut reader = Reader::new(data);
-    let issuer = ISSUERS[usize::from(reader.byte() & 1)];
-    let mut flow = Discovery::openid(Issuer::new(issuer).expect("an issuer"));
+    let mode = reader.byte();
+    let issuer = ISSUERS[usize::from(mode & 1)];
+    let oauth = mode & 2 != 0;
+    let wants_keys = !oauth || mode & 4 != 0;
+    let mut flow = if oauth {
+        let flow = Discovery::oauth(Issuer::new(issuer).expect("an issuer"));
+        if wants_keys { flow.with_jwks() } else { flow }
+    } else {
+        Discovery::openid(Issuer::new(issuer).expect("an issuer"))
+    };
     let mut now = UnixTime::from_secs(1_700_000_000);
     let Ok(Step::Send(request)) = flow.start(now) else {
         panic!("discovery starts with the metadata request")
     };
     assert_eq!(request.method(), http::Method::GET);
-    assert_eq!(
-        request.uri().to_string(),
+    let well_known = if oauth {
+        let path = issuer
+            .strip_prefix("https://op.example.com")
+            .expect("the origin");
+        format!("https://op.example.com/.well-known/oauth-authorization-server{path}")
+    } else {
         format!("{issuer}/.well-known/openid-configuration")
-    );
+    };
+    assert_eq!(request.uri().to_string(), well_known);
 
     let mut jwks_uri: Option<String> = None;
     let mut broken = false;
@@ -88,8 +107,10 @@ fuzz_target!(|data: &[u8]| {
                     if p & 32 != 0 {
                         doc.as_object_mut().expect("an object").remove("jwks_uri");
                     }
-                    broken =
-                        matches!(p & 3, 1 | 2) || p & (4 | 16 | 32) != 0 || !answer.is_success();
+                    // OAuth metadata (RFC 8414 §2) has no `subject_types_supported`
+                    // and an optional `jwks_uri`.
+                    let required = if oauth { 4 } else { 4 | 16 | 32 };
+                    broken = matches!(p & 3, 1 | 2) || p & required != 0 || !answer.is_success();
                     doc.to_string().into_bytes()
                 }
             }
@@ -104,6 +125,7 @@ fuzz_target!(|data: &[u8]| {
         match result {
             Ok(Step::Send(request)) => {
                 assert!(!in_flight_jwks, "a third request");
+                assert!(wants_keys, "a key set request nobody asked for");
                 assert_eq!(request.method(), http::Method::GET);
                 metadata_at = Some(now);
                 let uri = request.uri().to_string();
@@ -124,16 +146,29 @@ fuzz_target!(|data: &[u8]| {
                 }
                 assert_eq!(provider.issuer().as_str(), issuer);
                 let metadata = provider.metadata();
+                if in_flight_jwks {
+                    assert_eq!(
+                        metadata.jwks_uri.as_ref().map(|u| u.as_str().to_owned()),
+                        jwks_uri,
+                        "the key set of another jwks_uri"
+                    );
+                }
                 assert_eq!(
-                    metadata.jwks_uri.as_ref().map(|u| u.as_str().to_owned()),
-                    jwks_uri,
-                    "the key set of another jwks_uri"
+                    provider.jwks().is_some(),
+                    in_flight_jwks,
+                    "a key set exactly when one was fetched"
                 );
-                let jwks = provider
-                    .jwks()
-                    .expect("OpenID discovery fetches the key set");
-                if let Some(count) = served_keys {
-                    assert_eq!(jwks.keys().len(), count, "not the keys served");
+                if in_flight_jwks {
+                    if let Some(count) = served_keys {
+                        let jwks = provider.jwks().expect("checked above");
+                        assert_eq!(jwks.keys().len(), count, "not the keys served");
+                    }
+                } else {
+                    assert!(
+                        !wants_keys || (oauth && metadata.jwks_uri.is_none()),
+                        "Done without the key set it could fetch"
+                    );
+                    metadata_at = Some(now);
                 }
                 assert_eq!(Some(provider.fetched_at()), metadata_at);
                 let _ = format!("{provider:?}");
