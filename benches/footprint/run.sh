@@ -44,6 +44,8 @@ TOML
 }
 
 gf="grantflow = { path = \"$repo/crates/grantflow\" }"
+# The core without its default `es256` feature (no ES256 signing, no p256).
+gf_lean="grantflow = { path = \"$repo/crates/grantflow\", default-features = false }"
 oa='oauth2 = { version = "5", default-features = false }'
 oi='openidconnect = { version = "4.1", default-features = false }'
 hp='http = "1"'
@@ -162,12 +164,14 @@ for bin in grantflow_cc oauth2_cc openidconnect_sign_in; do
   n=$(cd "$work/$bin" && cargo tree -e normal --prefix none | sed 's/ (\*)//' | sort -u | grep -v "^$bin " | wc -l)
   echo "  $bin: $n"
 done
+n=$(cd "$repo" && cargo tree -p grantflow --no-default-features -e normal --prefix none | sed 's/ (\*)//' | sort -u | grep -v "^grantflow " | wc -l)
+echo "  grantflow, default features off (no es256): $n"
 
 echo
 echo "compile time of the library alone from scratch (cargo build --release, fresh target dir):"
-for lib in grantflow oauth2 openidconnect; do
+for lib in grantflow grantflow_lean oauth2 openidconnect; do
   dir="$work/lib_$lib"; mkdir -p "$dir/src"; touch "$dir/src/lib.rs"
-  case $lib in grantflow) dep=$gf;; oauth2) dep=$oa;; openidconnect) dep=$oi;; esac
+  case $lib in grantflow) dep=$gf;; grantflow_lean) dep=$gf_lean;; oauth2) dep=$oa;; openidconnect) dep=$oi;; esac
   printf '[package]\nname = "lib_%s"\nversion = "0.0.0"\nedition = "2024"\n[dependencies]\n%s\n[workspace]\n' "$lib" "$dep" >"$dir/Cargo.toml"
   (cd "$dir" && cargo fetch -q)
   start=$(date +%s.%N)

@@ -137,9 +137,10 @@ pub use crate::grants::{
     PendingAuthorization, PendingSignIn, PkceMethod, PkceVerifier, PushedAuthorization, Refresh,
     Refreshed, Rotation, SignIn, SignInExchange, SignInRequest,
 };
+#[cfg(feature = "es256")]
+pub use crate::jose::Es256Signer;
 pub use crate::jose::{
-    CompactJws, Ed25519Signer, Es256Signer, JoseHeader, Jwk, JwkSet, JwsSigner, pkcs8_pem_to_der,
-    sign_compact,
+    CompactJws, Ed25519Signer, JoseHeader, Jwk, JwkSet, JwsSigner, pkcs8_pem_to_der, sign_compact,
 };
 pub use crate::lifecycle::{
     Access, Applied, DEFAULT_REFRESH_MARGIN, LoggedOut, Logout, RETRY_DELAY, Session,

@@ -5,10 +5,14 @@
 //!
 //! The user-facing documentation is on [`CompactJws`] and [`JwsSigner`].
 
+#[cfg(feature = "es256")]
+mod es256;
 mod jwk;
 mod jws;
 mod sign;
 
+#[cfg(feature = "es256")]
+pub use es256::Es256Signer;
 pub use jwk::{Jwk, JwkSet};
 pub use jws::{CompactJws, JoseHeader};
-pub use sign::{Ed25519Signer, Es256Signer, JwsSigner, pkcs8_pem_to_der, sign_compact};
+pub use sign::{Ed25519Signer, JwsSigner, pkcs8_pem_to_der, sign_compact};
