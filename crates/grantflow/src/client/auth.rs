@@ -152,7 +152,13 @@ impl Client {
                 if client_id_in_body {
                     form.append_pair("client_id", self.client_id().as_str());
                 }
-                Some(basic_authorization(self.client_id(), secret))
+                // Built at `Client::new`; the fallback is never taken.
+                Some(
+                    self.inner
+                        .basic_authorization
+                        .clone()
+                        .unwrap_or_else(|| basic_authorization(self.client_id(), secret)),
+                )
             }
             ClientAuth::ClientSecretJwt(assertion) | ClientAuth::PrivateKeyJwt(assertion) => {
                 let aud = audience(
@@ -195,7 +201,7 @@ impl Client {
 /// RFC 6749 §2.3.1 (a plain RFC 7617 encoding breaks secrets with `:`, `%` or
 /// `+` on conforming servers). The header is marked sensitive so HTTP stacks
 /// that honour the flag keep it out of logs.
-fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> HeaderValue {
+pub(super) fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> HeaderValue {
     let mut credentials = String::with_capacity(id.as_str().len() + secret.secret().len() + 8);
     credentials.extend(form_urlencoded::byte_serialize(id.as_str().as_bytes()));
     credentials.push(':');

@@ -68,6 +68,11 @@ struct ClientInner {
     assertion_audience: AssertionAudience,
     /// The DPoP key (RFC 9449), if the client proves possession.
     dpop: Option<DpopKey>,
+    /// The `Authorization` header value of `client_secret_basic`, built
+    /// once from the id and secret (both fixed at [`Client::new`]); a
+    /// request clones it, which shares its bytes (no copy of the
+    /// credentials per request). Marked sensitive, never printed.
+    basic_authorization: Option<http::HeaderValue>,
 }
 
 /// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
@@ -126,6 +131,12 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client with the given identity and no endpoints yet.
     pub fn new(client_id: ClientId, auth: ClientAuth) -> Self {
+        let basic_authorization = match &auth {
+            ClientAuth::ClientSecretBasic(secret) => {
+                Some(auth::basic_authorization(&client_id, secret))
+            }
+            _ => None,
+        };
         Client {
             inner: Arc::new(ClientInner {
                 client_id,
@@ -141,6 +152,7 @@ impl Client {
                 accepted_token_types: Vec::new(),
                 assertion_audience: AssertionAudience::default(),
                 dpop: None,
+                basic_authorization,
             }),
         }
     }
