@@ -17,7 +17,7 @@ use crate::client::assertion::{
 use crate::endpoint::EndpointUrl;
 use crate::error::{Error, SignError};
 use crate::jose::JwsSigner;
-use crate::message::{HttpRequest, form_post};
+use crate::message::{FormBody, HttpRequest, form_post};
 use crate::time::UnixTime;
 use crate::types::{ClientId, ClientSecret};
 
@@ -136,7 +136,7 @@ impl Client {
         client_id_in_body: bool,
         now: UnixTime,
     ) -> Result<HttpRequest, Error> {
-        let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
+        let mut form = FormBody::with_capacity(256);
         form.extend_pairs(params);
         let authorization = match self.auth() {
             ClientAuth::None => {
@@ -174,11 +174,7 @@ impl Client {
                 None
             }
         };
-        Ok(form_post(
-            endpoint,
-            form.finish().into_bytes(),
-            authorization,
-        ))
+        Ok(form_post(endpoint, form.finish(), authorization))
     }
 }
 

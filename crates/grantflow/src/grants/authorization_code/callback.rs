@@ -92,7 +92,7 @@ impl PendingCore {
         }
         let query = query_of(redirect)?;
         let mut values: [Option<Cow<'_, str>>; RESPONSE_PARAMETERS.len()] = Default::default();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        for (name, value) in query_pairs(&query) {
             let Some(index) = RESPONSE_PARAMETERS.iter().position(|known| *known == name) else {
                 continue; // unknown parameters are ignored (RFC 6749 §3.1)
             };
@@ -355,5 +355,58 @@ impl fmt::Debug for PendingAuthorization {
         let mut out = f.debug_struct("PendingAuthorization");
         self.request.debug_fields(&mut out);
         out.finish()
+    }
+}
+
+/// The pairs of a query, as `form_urlencoded::parse` reads them. A query
+/// without `+` or `%` decodes to itself, so its pairs are sliced straight
+/// out of it (empty sequences skipped, a name without `=` has an empty
+/// value), without the decoder's scans.
+fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    let plain = !query.bytes().any(|b| b == b'+' || b == b'%');
+    let sliced = plain.then(|| {
+        query
+            .split('&')
+            .filter(|sequence| !sequence.is_empty())
+            .map(|sequence| {
+                let (name, value) = sequence.split_once('=').unwrap_or((sequence, ""));
+                (Cow::Borrowed(name), Cow::Borrowed(value))
+            })
+    });
+    let decoded = (!plain).then(|| form_urlencoded::parse(query.as_bytes()));
+    sliced
+        .into_iter()
+        .flatten()
+        .chain(decoded.into_iter().flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_read_as_form_urlencoded_does() {
+        for query in [
+            "",
+            "&",
+            "&&code=a&&state=b&",
+            "code=SplxlOBeZQQYbYS6WxSbIA&state=xyz",
+            "code",
+            "code=&state",
+            "=x&=&==",
+            "a=b=c",
+            "iss=https://op.example.com/a?b",
+            "code=a+b&state=%41%zz%",
+            "code=%E9%&state=\u{e9}",
+            "é=ü&日本=😀",
+        ] {
+            let ours: Vec<(String, String)> = query_pairs(query)
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            assert_eq!(ours, theirs, "{query:?}");
+        }
     }
 }
