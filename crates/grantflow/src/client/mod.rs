@@ -73,6 +73,47 @@ struct ClientInner {
     /// request clones it, which shares its bytes (no copy of the
     /// credentials per request). Marked sensitive, never printed.
     basic_authorization: Option<http::HeaderValue>,
+    /// The authorization URL's constant start, built on first use.
+    authorization_prefix: PrefixCache,
+}
+
+/// The start of an authorization URL that is the same on every call for
+/// one client and redirect URI: the endpoint (with its own query), then
+/// `response_type=code`, `client_id` and `redirect_uri`, encoded as `url`'s
+/// `query_pairs_mut` encodes them. Kept for the first redirect URI asked
+/// for, with what it was built from, so that a client changed since (an
+/// endpoint replaced in place) or another redirect URI is never served a
+/// stale start. A copy of the client starts empty.
+#[derive(Default)]
+struct PrefixCache(std::sync::OnceLock<AuthorizationPrefix>);
+
+impl Clone for PrefixCache {
+    fn clone(&self) -> Self {
+        PrefixCache::default()
+    }
+}
+
+struct AuthorizationPrefix {
+    endpoint: url::Url,
+    client_id: String,
+    redirect_uri: String,
+    url: url::Url,
+}
+
+impl AuthorizationPrefix {
+    fn new(endpoint: &url::Url, client_id: &str, redirect_uri: &str) -> Self {
+        let mut url = endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri);
+        AuthorizationPrefix {
+            endpoint: endpoint.clone(),
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            url,
+        }
+    }
 }
 
 /// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
@@ -153,6 +194,7 @@ impl Client {
                 assertion_audience: AssertionAudience::default(),
                 dpop: None,
                 basic_authorization,
+                authorization_prefix: PrefixCache::default(),
             }),
         }
     }
@@ -353,6 +395,25 @@ impl Client {
     }
 
     /// Whether authorization responses must carry RFC 9207 `iss`.
+    /// The authorization endpoint followed by `response_type=code`,
+    /// `client_id` and `redirect_uri`, exactly as appending those three
+    /// pairs with `query_pairs_mut` writes it; `None` without an
+    /// authorization endpoint, or for a redirect URI other than the one the
+    /// kept start was built for (the caller appends the pairs itself).
+    pub(crate) fn authorization_url_start(&self, redirect_uri: &str) -> Option<url::Url> {
+        let endpoint = self.inner.endpoints.authorization.as_ref()?.as_url();
+        let client_id = self.inner.client_id.as_str();
+        let prefix = self
+            .inner
+            .authorization_prefix
+            .0
+            .get_or_init(|| AuthorizationPrefix::new(endpoint, client_id, redirect_uri));
+        (prefix.endpoint == *endpoint
+            && prefix.client_id == client_id
+            && prefix.redirect_uri == redirect_uri)
+            .then(|| prefix.url.clone())
+    }
+
     pub(crate) fn callback_iss_required(&self) -> bool {
         self.inner.callback_iss_required
     }
