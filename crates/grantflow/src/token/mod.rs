@@ -471,8 +471,8 @@ fn split_scopes(scope: &str) -> Vec<Scope> {
     } else {
         b','
     };
-    let mut scopes =
-        Vec::with_capacity(scope.as_bytes().iter().filter(|b| **b == separator).count() + 1);
+    // Grown as `collect` grew it: one allocation for up to four scopes.
+    let mut scopes = Vec::new();
     let mut rest = scope;
     loop {
         // The separator is ASCII, so both sides of it are `str` boundaries.
