@@ -398,6 +398,7 @@ struct TokenFields<'de> {
 }
 
 impl<'de> MemberSink<'de> for TokenFields<'de> {
+    #[inline]
     fn member<D: Deserializer<'de>>(
         &mut self,
         key: &str,

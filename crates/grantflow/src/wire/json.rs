@@ -100,6 +100,7 @@ impl Names<'_> {
 }
 
 /// Reads a whole value into a [`Value`], noting repeated names inside it.
+#[inline]
 pub(crate) fn read_value<'de, D: Deserializer<'de>>(
     value: D,
     names: Names<'_>,
@@ -124,6 +125,7 @@ pub(crate) enum Scalar<'de> {
 
 /// Reads a whole value as a [`Scalar`], noting repeated names inside arrays
 /// and objects.
+#[inline]
 pub(crate) fn read_scalar<'de, D: Deserializer<'de>>(
     value: D,
     names: Names<'_>,
@@ -135,6 +137,7 @@ pub(crate) fn read_scalar<'de, D: Deserializer<'de>>(
 /// already, the value is still read whole (so a malformed or nested
 /// repeated name inside it is reported first, as for any member) and
 /// `Ok(false)` says the name is repeated.
+#[inline]
 pub(crate) fn fill_scalar<'de, D: Deserializer<'de>>(
     slot: &mut Option<Scalar<'de>>,
     value: D,
@@ -357,6 +360,7 @@ struct MemberSeed<'a, 'k, S> {
 impl<'de, S: MemberSink<'de>> DeserializeSeed<'de> for MemberSeed<'_, '_, S> {
     type Value = bool;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
         self.sink.member(self.key, deserializer, self.names)
     }

@@ -227,6 +227,7 @@ struct Top<'s, S> {
 }
 
 impl<'de, S: MemberSink<'de>> MemberSink<'de> for Top<'_, S> {
+    #[inline]
     fn member<D: Deserializer<'de>>(
         &mut self,
         key: &str,
