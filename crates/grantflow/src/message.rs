@@ -115,22 +115,29 @@ pub(crate) fn form_urlencode_into(out: &mut String, value: &str) {
     out.push_str(value.get(run..).unwrap_or_default());
 }
 
-/// Builds a form-encoded POST with `Accept: application/json`, as the OAuth
-/// endpoints of RFC 6749 §3.2, RFC 7009 §2.1 and RFC 7662 §2.1 want it.
-pub(crate) fn form_post(
-    url: &EndpointUrl,
-    body: Vec<u8>,
-    authorization: Option<HeaderValue>,
-) -> HttpRequest {
-    let mut request = Request::new(body);
-    *request.method_mut() = Method::POST;
-    *request.uri_mut() = url.uri().clone();
-    let headers = request.headers_mut();
+/// The headers of a form-encoded POST to an OAuth endpoint (RFC 6749 §3.2,
+/// RFC 7009 §2.1, RFC 7662 §2.1): `Accept: application/json`, the form
+/// content type, and `Authorization` when given, in that order. A client
+/// builds them once and [`form_post`] copies them (a copy shares the value
+/// bytes).
+pub(crate) fn form_headers(authorization: Option<HeaderValue>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::with_capacity(3);
     headers.insert(ACCEPT, HeaderValue::from_static(JSON));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(FORM_CONTENT_TYPE));
     if let Some(authorization) = authorization {
         headers.insert(AUTHORIZATION, authorization);
     }
+    headers
+}
+
+/// Builds a form-encoded POST with `headers` (from [`form_headers`]), as
+/// the OAuth endpoints of RFC 6749 §3.2, RFC 7009 §2.1 and RFC 7662 §2.1
+/// want it.
+pub(crate) fn form_post(url: &EndpointUrl, body: Vec<u8>, headers: http::HeaderMap) -> HttpRequest {
+    let mut request = Request::new(body);
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = url.uri().clone();
+    *request.headers_mut() = headers;
     request
 }
 

@@ -138,27 +138,20 @@ impl Client {
     ) -> Result<HttpRequest, Error> {
         let mut form = FormBody::with_capacity(256);
         form.extend_pairs(params);
-        let authorization = match self.auth() {
+        match self.auth() {
             ClientAuth::None => {
                 form.append_pair("client_id", self.client_id().as_str());
-                None
             }
             ClientAuth::ClientSecretPost(secret) => {
                 form.append_pair("client_id", self.client_id().as_str());
                 form.append_pair("client_secret", secret.secret());
-                None
             }
-            ClientAuth::ClientSecretBasic(secret) => {
+            // The `Authorization` value is in the client's form headers,
+            // built once at `Client::new`.
+            ClientAuth::ClientSecretBasic(_) => {
                 if client_id_in_body {
                     form.append_pair("client_id", self.client_id().as_str());
                 }
-                // Built at `Client::new`; the fallback is never taken.
-                Some(
-                    self.inner
-                        .basic_authorization
-                        .clone()
-                        .unwrap_or_else(|| basic_authorization(self.client_id(), secret)),
-                )
             }
             ClientAuth::ClientSecretJwt(assertion) | ClientAuth::PrivateKeyJwt(assertion) => {
                 let aud = audience(
@@ -171,10 +164,15 @@ impl Client {
                 form.append_pair("client_id", self.client_id().as_str());
                 form.append_pair("client_assertion_type", JWT_BEARER_ASSERTION);
                 form.append_pair("client_assertion", &jwt);
-                None
             }
-        };
-        Ok(form_post(endpoint, form.finish(), authorization))
+        }
+        // `Accept`, the content type and, for `client_secret_basic` only,
+        // `Authorization`.
+        Ok(form_post(
+            endpoint,
+            form.finish(),
+            self.inner.form_headers.clone(),
+        ))
     }
 }
 

@@ -68,11 +68,13 @@ struct ClientInner {
     assertion_audience: AssertionAudience,
     /// The DPoP key (RFC 9449), if the client proves possession.
     dpop: Option<DpopKey>,
-    /// The `Authorization` header value of `client_secret_basic`, built
-    /// once from the id and secret (both fixed at [`Client::new`]); a
-    /// request clones it, which shares its bytes (no copy of the
-    /// credentials per request). Marked sensitive, never printed.
-    basic_authorization: Option<http::HeaderValue>,
+    /// The headers of every form POST this client sends: `Accept`, the
+    /// form content type and, for `client_secret_basic`, the
+    /// `Authorization` value, built once from the id and secret (both fixed
+    /// at [`Client::new`]). A request gets a copy, which shares the value
+    /// bytes (no copy of the credentials per request). The value is marked
+    /// sensitive and never printed.
+    form_headers: http::HeaderMap,
     /// The authorization URL's constant start, built on first use.
     authorization_prefix: PrefixCache,
 }
@@ -172,12 +174,12 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client with the given identity and no endpoints yet.
     pub fn new(client_id: ClientId, auth: ClientAuth) -> Self {
-        let basic_authorization = match &auth {
+        let form_headers = crate::message::form_headers(match &auth {
             ClientAuth::ClientSecretBasic(secret) => {
                 Some(auth::basic_authorization(&client_id, secret))
             }
             _ => None,
-        };
+        });
         Client {
             inner: Arc::new(ClientInner {
                 client_id,
@@ -193,7 +195,7 @@ impl Client {
                 accepted_token_types: Vec::new(),
                 assertion_audience: AssertionAudience::default(),
                 dpop: None,
-                basic_authorization,
+                form_headers,
                 authorization_prefix: PrefixCache::default(),
             }),
         }

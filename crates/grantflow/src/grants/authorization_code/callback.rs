@@ -362,22 +362,39 @@ impl fmt::Debug for PendingAuthorization {
 /// without `+` or `%` decodes to itself, so its pairs are sliced straight
 /// out of it (empty sequences skipped, a name without `=` has an empty
 /// value), without the decoder's scans.
-fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    let plain = !query.bytes().any(|b| b == b'+' || b == b'%');
-    let sliced = plain.then(|| {
-        query
-            .split('&')
-            .filter(|sequence| !sequence.is_empty())
-            .map(|sequence| {
+fn query_pairs(query: &str) -> QueryPairs<'_> {
+    let bytes = query.as_bytes();
+    if bytes.contains(&b'+') || bytes.contains(&b'%') {
+        QueryPairs::Decoded(form_urlencoded::parse(bytes))
+    } else {
+        QueryPairs::Plain(query.split('&'))
+    }
+}
+
+/// What [`query_pairs`] iterates over.
+enum QueryPairs<'a> {
+    /// A query that decodes to itself, split as it is.
+    Plain(core::str::Split<'a, char>),
+    /// Any other query, through the decoder.
+    Decoded(form_urlencoded::Parse<'a>),
+}
+
+impl<'a> Iterator for QueryPairs<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            QueryPairs::Plain(sequences) => loop {
+                let sequence = sequences.next()?;
+                if sequence.is_empty() {
+                    continue;
+                }
                 let (name, value) = sequence.split_once('=').unwrap_or((sequence, ""));
-                (Cow::Borrowed(name), Cow::Borrowed(value))
-            })
-    });
-    let decoded = (!plain).then(|| form_urlencoded::parse(query.as_bytes()));
-    sliced
-        .into_iter()
-        .flatten()
-        .chain(decoded.into_iter().flatten())
+                return Some((Cow::Borrowed(name), Cow::Borrowed(value)));
+            },
+            QueryPairs::Decoded(pairs) => pairs.next(),
+        }
+    }
 }
 
 #[cfg(test)]
