@@ -154,8 +154,11 @@ fn query_of(redirect: &str) -> Result<Cow<'_, str>, CallbackError> {
     // A query may hold unencoded `:` and `/` (RFC 3986 §3.4), as in
     // `iss=https://op.example.com`; but `://` before the first `=` means a
     // URL that failed to parse, not a query.
-    let head = query.split('=').next().unwrap_or_default();
-    if query.contains('#') || head.contains("://") {
+    let bytes = query.as_bytes();
+    let head = bytes
+        .get(..bytes.iter().position(|b| *b == b'=').unwrap_or(bytes.len()))
+        .unwrap_or_default();
+    if bytes.contains(&b'#') || head.windows(3).any(|w| w == b"://") {
         return Err(CallbackError::InvalidUrl);
     }
     Ok(Cow::Borrowed(query))
@@ -367,14 +370,15 @@ fn query_pairs(query: &str) -> QueryPairs<'_> {
     if bytes.contains(&b'+') || bytes.contains(&b'%') {
         QueryPairs::Decoded(form_urlencoded::parse(bytes))
     } else {
-        QueryPairs::Plain(query.split('&'))
+        QueryPairs::Plain { query, at: 0 }
     }
 }
 
 /// What [`query_pairs`] iterates over.
 enum QueryPairs<'a> {
-    /// A query that decodes to itself, split as it is.
-    Plain(core::str::Split<'a, char>),
+    /// A query that decodes to itself, split as it is: the rest of it
+    /// starts at `at`.
+    Plain { query: &'a str, at: usize },
     /// Any other query, through the decoder.
     Decoded(form_urlencoded::Parse<'a>),
 }
@@ -384,12 +388,23 @@ impl<'a> Iterator for QueryPairs<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            QueryPairs::Plain(sequences) => loop {
-                let sequence = sequences.next()?;
+            // `&` and `=` are ASCII, so every cut is a `str` boundary and
+            // `get` never gives `None` but past the end.
+            QueryPairs::Plain { query, at } => loop {
+                let rest = query.get(*at..)?;
+                if rest.is_empty() {
+                    return None;
+                }
+                let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
+                *at += end + 1;
+                let sequence = rest.get(..end)?;
                 if sequence.is_empty() {
                     continue;
                 }
-                let (name, value) = sequence.split_once('=').unwrap_or((sequence, ""));
+                let (name, value) = match sequence.bytes().position(|b| b == b'=') {
+                    Some(eq) => (sequence.get(..eq)?, sequence.get(eq + 1..)?),
+                    None => (sequence, ""),
+                };
                 return Some((Cow::Borrowed(name), Cow::Borrowed(value)));
             },
             QueryPairs::Decoded(pairs) => pairs.next(),
