@@ -17,7 +17,7 @@ use crate::client::assertion::{
 use crate::endpoint::EndpointUrl;
 use crate::error::{Error, SignError};
 use crate::jose::JwsSigner;
-use crate::message::{HttpRequest, form_post};
+use crate::message::{FormBody, HttpRequest, form_post};
 use crate::time::UnixTime;
 use crate::types::{ClientId, ClientSecret};
 
@@ -136,23 +136,22 @@ impl Client {
         client_id_in_body: bool,
         now: UnixTime,
     ) -> Result<HttpRequest, Error> {
-        let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
+        let mut form = FormBody::with_capacity(256);
         form.extend_pairs(params);
-        let authorization = match self.auth() {
+        match self.auth() {
             ClientAuth::None => {
                 form.append_pair("client_id", self.client_id().as_str());
-                None
             }
             ClientAuth::ClientSecretPost(secret) => {
                 form.append_pair("client_id", self.client_id().as_str());
                 form.append_pair("client_secret", secret.secret());
-                None
             }
-            ClientAuth::ClientSecretBasic(secret) => {
+            // The `Authorization` value is in the client's form headers,
+            // built once at `Client::new`.
+            ClientAuth::ClientSecretBasic(_) => {
                 if client_id_in_body {
                     form.append_pair("client_id", self.client_id().as_str());
                 }
-                Some(basic_authorization(self.client_id(), secret))
             }
             ClientAuth::ClientSecretJwt(assertion) | ClientAuth::PrivateKeyJwt(assertion) => {
                 let aud = audience(
@@ -165,13 +164,14 @@ impl Client {
                 form.append_pair("client_id", self.client_id().as_str());
                 form.append_pair("client_assertion_type", JWT_BEARER_ASSERTION);
                 form.append_pair("client_assertion", &jwt);
-                None
             }
-        };
+        }
+        // `Accept`, the content type and, for `client_secret_basic` only,
+        // `Authorization`.
         Ok(form_post(
             endpoint,
-            form.finish().into_bytes(),
-            authorization,
+            form.finish(),
+            self.inner.form_headers.clone(),
         ))
     }
 }
@@ -195,7 +195,7 @@ impl Client {
 /// RFC 6749 §2.3.1 (a plain RFC 7617 encoding breaks secrets with `:`, `%` or
 /// `+` on conforming servers). The header is marked sensitive so HTTP stacks
 /// that honour the flag keep it out of logs.
-fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> HeaderValue {
+pub(super) fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> HeaderValue {
     let mut credentials = String::with_capacity(id.as_str().len() + secret.secret().len() + 8);
     credentials.extend(form_urlencoded::byte_serialize(id.as_str().as_bytes()));
     credentials.push(':');

@@ -68,6 +68,54 @@ struct ClientInner {
     assertion_audience: AssertionAudience,
     /// The DPoP key (RFC 9449), if the client proves possession.
     dpop: Option<DpopKey>,
+    /// The headers of every form POST this client sends: `Accept`, the
+    /// form content type and, for `client_secret_basic`, the
+    /// `Authorization` value, built once from the id and secret (both fixed
+    /// at [`Client::new`]). A request gets a copy, which shares the value
+    /// bytes (no copy of the credentials per request). The value is marked
+    /// sensitive and never printed.
+    form_headers: http::HeaderMap,
+    /// The authorization URL's constant start, built on first use.
+    authorization_prefix: PrefixCache,
+}
+
+/// The start of an authorization URL that is the same on every call for
+/// one client and redirect URI: the endpoint (with its own query), then
+/// `response_type=code`, `client_id` and `redirect_uri`, encoded as `url`'s
+/// `query_pairs_mut` encodes them. Kept for the first redirect URI asked
+/// for, with what it was built from, so that a client changed since (an
+/// endpoint replaced in place) or another redirect URI is never served a
+/// stale start. A copy of the client starts empty.
+#[derive(Default)]
+struct PrefixCache(std::sync::OnceLock<AuthorizationPrefix>);
+
+impl Clone for PrefixCache {
+    fn clone(&self) -> Self {
+        PrefixCache::default()
+    }
+}
+
+struct AuthorizationPrefix {
+    endpoint: url::Url,
+    client_id: String,
+    redirect_uri: String,
+    url: url::Url,
+}
+
+impl AuthorizationPrefix {
+    fn new(endpoint: &url::Url, client_id: &str, redirect_uri: &str) -> Self {
+        let mut url = endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri);
+        AuthorizationPrefix {
+            endpoint: endpoint.clone(),
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            url,
+        }
+    }
 }
 
 /// Where the authorization server's endpoints are (RFC 8414 §2, OIDC
@@ -126,6 +174,12 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client with the given identity and no endpoints yet.
     pub fn new(client_id: ClientId, auth: ClientAuth) -> Self {
+        let form_headers = crate::message::form_headers(match &auth {
+            ClientAuth::ClientSecretBasic(secret) => {
+                Some(auth::basic_authorization(&client_id, secret))
+            }
+            _ => None,
+        });
         Client {
             inner: Arc::new(ClientInner {
                 client_id,
@@ -141,6 +195,8 @@ impl Client {
                 accepted_token_types: Vec::new(),
                 assertion_audience: AssertionAudience::default(),
                 dpop: None,
+                form_headers,
+                authorization_prefix: PrefixCache::default(),
             }),
         }
     }
@@ -341,6 +397,25 @@ impl Client {
     }
 
     /// Whether authorization responses must carry RFC 9207 `iss`.
+    /// The authorization endpoint followed by `response_type=code`,
+    /// `client_id` and `redirect_uri`, exactly as appending those three
+    /// pairs with `query_pairs_mut` writes it; `None` without an
+    /// authorization endpoint, or for a redirect URI other than the one the
+    /// kept start was built for (the caller appends the pairs itself).
+    pub(crate) fn authorization_url_start(&self, redirect_uri: &str) -> Option<url::Url> {
+        let endpoint = self.inner.endpoints.authorization.as_ref()?.as_url();
+        let client_id = self.inner.client_id.as_str();
+        let prefix = self
+            .inner
+            .authorization_prefix
+            .0
+            .get_or_init(|| AuthorizationPrefix::new(endpoint, client_id, redirect_uri));
+        (prefix.endpoint == *endpoint
+            && prefix.client_id == client_id
+            && prefix.redirect_uri == redirect_uri)
+            .then(|| prefix.url.clone())
+    }
+
     pub(crate) fn callback_iss_required(&self) -> bool {
         self.inner.callback_iss_required
     }

@@ -18,6 +18,9 @@
 //! larger than 2^64 − 1 or of another type; a `scope` that is not a string.
 
 use core::fmt;
+use std::borrow::Cow;
+
+use serde::Deserializer;
 
 use serde_json::{Map, Value};
 
@@ -26,7 +29,7 @@ use crate::error::{Error, MalformedResponse, clean_text, may_hold_secret, member
 use crate::message::HttpResponse;
 use crate::time::UnixTime;
 use crate::types::{AccessToken, RawIdToken, RefreshToken, Scope};
-use crate::wire::{Decoded, FieldSink, decode, fill, string_field};
+use crate::wire::{MemberSink, Names, Scalar, decode_into, fill_scalar};
 
 mod seal;
 
@@ -344,25 +347,34 @@ pub(crate) fn parse_tokens_for(
 /// assert_eq!(tokens.scopes.unwrap().len(), 2);
 /// ```
 pub fn parse_token_response(response: &HttpResponse, now: UnixTime) -> Result<TokenSet, Error> {
-    let Decoded { status, fields } = decode::<TokenFields>(response)?;
-    let access_token = match string_field(status, "access_token", fields.access_token)? {
-        Some(token) if !token.is_empty() => AccessToken::new(token),
+    let mut fields = TokenFields::default();
+    let status = decode_into(response, &mut fields)?;
+    let TokenFields {
+        access_token,
+        token_type,
+        expires_in: expires,
+        refresh_token,
+        scope,
+        id_token,
+        extra,
+    } = fields;
+    let access_token = match string_slot(status, "access_token", access_token)? {
+        Some(token) if !token.is_empty() => AccessToken::new(token.into_owned()),
         Some(_) => return Err(malformed(status, "field \"access_token\" is empty")),
         None => return Err(malformed(status, "field \"access_token\" is missing")),
     };
-    let token_type = match string_field(status, "token_type", fields.token_type)? {
+    let token_type = match string_slot(status, "token_type", token_type)? {
         Some(token_type) if !token_type.is_empty() => TokenType::from_wire(&token_type),
         _ => TokenType::Bearer,
     };
-    let expires_at =
-        expires_in(status, fields.expires_in.as_ref())?.map(|secs| now.saturating_add_secs(secs));
-    let refresh_token = string_field(status, "refresh_token", fields.refresh_token)?
+    let expires_at = expires_in(status, expires)?.map(|secs| now.saturating_add_secs(secs));
+    let refresh_token = string_slot(status, "refresh_token", refresh_token)?
         .filter(|t| !t.is_empty())
-        .map(RefreshToken::new);
-    let scopes = string_field(status, "scope", fields.scope)?.map(|s| split_scopes(&s));
-    let id_token = string_field(status, "id_token", fields.id_token)?
+        .map(|t| RefreshToken::new(t.into_owned()));
+    let scopes = string_slot(status, "scope", scope)?.map(|s| split_scopes(&s));
+    let id_token = string_slot(status, "id_token", id_token)?
         .filter(|t| !t.is_empty())
-        .map(RawIdToken::new);
+        .map(|t| RawIdToken::new(t.into_owned()));
     Ok(TokenSet {
         version: StorageVersion,
         access_token,
@@ -372,25 +384,33 @@ pub fn parse_token_response(response: &HttpResponse, now: UnixTime) -> Result<To
         scopes,
         id_token,
         received_at: now,
-        extra: fields.extra,
+        extra,
     })
 }
 
-/// The fields of a token response, each in its own slot, with the rest kept
-/// in `extra`: one pass over the body, no intermediate map.
+/// The fields of a token response, each read straight from the body into a
+/// typed slot of its own (strings borrowed from the body where they have no
+/// escapes), with the rest kept in `extra`: one pass over the body, no
+/// intermediate map or [`Value`] for the known fields.
 #[derive(Default)]
-struct TokenFields {
-    access_token: Option<Value>,
-    token_type: Option<Value>,
-    expires_in: Option<Value>,
-    refresh_token: Option<Value>,
-    scope: Option<Value>,
-    id_token: Option<Value>,
+struct TokenFields<'de> {
+    access_token: Option<Scalar<'de>>,
+    token_type: Option<Scalar<'de>>,
+    expires_in: Option<Scalar<'de>>,
+    refresh_token: Option<Scalar<'de>>,
+    scope: Option<Scalar<'de>>,
+    id_token: Option<Scalar<'de>>,
     extra: Map<String, Value>,
 }
 
-impl FieldSink for TokenFields {
-    fn insert(&mut self, key: &str, value: Value) -> bool {
+impl<'de> MemberSink<'de> for TokenFields<'de> {
+    #[inline]
+    fn member<D: Deserializer<'de>>(
+        &mut self,
+        key: &str,
+        value: D,
+        names: Names<'_>,
+    ) -> Result<bool, D::Error> {
         let slot = match key {
             "access_token" => &mut self.access_token,
             "token_type" => &mut self.token_type,
@@ -398,9 +418,28 @@ impl FieldSink for TokenFields {
             "refresh_token" => &mut self.refresh_token,
             "scope" => &mut self.scope,
             "id_token" => &mut self.id_token,
-            _ => return FieldSink::insert(&mut self.extra, key, value),
+            _ => return self.extra.member(key, value, names),
         };
-        fill(slot, value)
+        fill_scalar(slot, value, names)
+    }
+}
+
+/// A string field: absent and `null` are `None`; any other type is an error
+/// naming the field (as [`string_field`](crate::wire::string_field) says for
+/// a [`Value`]).
+fn string_slot<'de>(
+    status: u16,
+    field: &str,
+    value: Option<Scalar<'de>>,
+) -> Result<Option<Cow<'de, str>>, Error> {
+    match value {
+        None | Some(Scalar::Null) => Ok(None),
+        Some(Scalar::Str(s)) => Ok(Some(s)),
+        Some(Scalar::U64(_) | Scalar::Other) => Err(MalformedResponse::without_excerpt(
+            status,
+            format!("field {field:?} is not a string"),
+        )
+        .into()),
     }
 }
 
@@ -410,12 +449,12 @@ fn malformed(status: u16, reason: &str) -> Error {
 
 /// `expires_in` as a whole number of seconds: a JSON integer, or a string of
 /// ASCII digits (Azure AD v1, PayPal). `null` is absent.
-fn expires_in(status: u16, value: Option<&Value>) -> Result<Option<u64>, Error> {
+fn expires_in(status: u16, value: Option<Scalar<'_>>) -> Result<Option<u64>, Error> {
     const BAD: &str = "field \"expires_in\" is not a whole number of seconds between 0 and 2^64-1";
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| malformed(status, BAD)),
-        Some(Value::String(s)) => {
+        None | Some(Scalar::Null) => Ok(None),
+        Some(Scalar::U64(n)) => Ok(Some(n)),
+        Some(Scalar::Str(s)) => {
             let digits = s.trim();
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(malformed(status, BAD));
@@ -425,7 +464,7 @@ fn expires_in(status: u16, value: Option<&Value>) -> Result<Option<u64>, Error> 
                 .map(Some)
                 .map_err(|_| malformed(status, BAD))
         }
-        Some(_) => Err(malformed(status, BAD)),
+        Some(Scalar::Other) => Err(malformed(status, BAD)),
     }
 }
 
@@ -434,11 +473,84 @@ fn expires_in(status: u16, value: Option<&Value>) -> Result<Option<u64>, Error> 
 /// and arrives alone is therefore split: no provider we know issues such a
 /// token.
 fn split_scopes(scope: &str) -> Vec<Scope> {
-    let separator = if scope.contains(' ') { ' ' } else { ',' };
-    scope
-        .split(separator)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(Scope::from_server)
-        .collect()
+    let separator = if scope.as_bytes().contains(&b' ') {
+        b' '
+    } else {
+        b','
+    };
+    // Grown as `collect` grew it: one allocation for up to four scopes.
+    let mut scopes = Vec::new();
+    let mut rest = scope;
+    loop {
+        // The separator is ASCII, so both sides of it are `str` boundaries.
+        let (token, tail) = match rest.as_bytes().iter().position(|b| *b == separator) {
+            Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+            None => (rest, None),
+        };
+        let token = trim(token);
+        if !token.is_empty() {
+            scopes.push(Scope::from_server(token));
+        }
+        match tail {
+            Some(tail) => rest = tail,
+            None => return scopes,
+        }
+    }
+}
+
+/// `str::trim`, without its Unicode search when both ends are ASCII
+/// characters that are not white space (as they are in every real scope).
+fn trim(token: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !char::from(*b).is_whitespace());
+    let bytes = token.as_bytes();
+    if plain(bytes.first()) && plain(bytes.last()) {
+        token
+    } else {
+        token.trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `split_scopes` did before it was written byte by byte.
+    fn split_scopes_by_char(scope: &str) -> Vec<Scope> {
+        let separator = if scope.contains(' ') { ' ' } else { ',' };
+        scope
+            .split(separator)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Scope::from_server)
+            .collect()
+    }
+
+    #[test]
+    fn scopes_split_as_before() {
+        for scope in [
+            "",
+            " ",
+            ",",
+            "a",
+            "a b",
+            "a,b",
+            "a, b",
+            " a  b ",
+            "a,,b,",
+            "\u{a0}a\u{a0},\tb\u{b}",
+            "a\u{b} b",
+            "é,ü ",
+            "openid email\u{3000}profile",
+        ] {
+            let ours: Vec<String> = split_scopes(scope)
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            let before: Vec<String> = split_scopes_by_char(scope)
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            assert_eq!(ours, before, "{scope:?}");
+        }
+    }
 }

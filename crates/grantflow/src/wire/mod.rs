@@ -21,6 +21,9 @@
 //! field is an error (RFC 7159 leaves duplicates undefined; silently keeping
 //! one of two `access_token`s is how confusion attacks start).
 
+use std::borrow::Cow;
+
+use serde::Deserializer;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, ErrorResponse, MalformedResponse, clean_text};
@@ -31,7 +34,10 @@ pub(crate) mod challenge;
 pub use challenge::{Challenge, parse_challenges};
 mod json;
 
-pub(crate) use json::{FieldSink, JsonObjectError, fill, json_object};
+pub(crate) use json::{
+    FieldSink, JsonObjectError, MemberSink, Names, Scalar, fill, fill_scalar, json_object,
+    read_value,
+};
 
 /// The largest response body the core parses, in bytes (1 MiB). Adapters cap
 /// bodies when reading them; this holds for bodies handed in by hand too.
@@ -69,12 +75,32 @@ pub(crate) struct Decoded<S> {
 /// Decodes an endpoint response into its top-level fields, or the typed error
 /// it carries. See the module docs for what is tolerated.
 pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>, Error> {
+    let mut fields = S::default();
+    let status = decode_into(response, &mut fields)?;
+    Ok(Decoded { status, fields })
+}
+
+/// [`decode`] into a sink the caller owns, which may borrow strings from the
+/// response's body; returns the status. On an error, `fields` holds whatever
+/// was read before the response was found wanting.
+pub(crate) fn decode_into<'de, S: MemberSink<'de>>(
+    response: &'de HttpResponse,
+    fields: &mut S,
+) -> Result<u16, Error> {
     let status = response.status().as_u16();
     let body = body(response)?;
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
-    let media = media_type(response);
+    // Looked up only for a body that is not a JSON object.
+    let media = || media_type(response);
 
-    let top: Top<S> = match start.and_then(|i| body.get(i)) {
+    let mut top = Top {
+        fields,
+        error: None,
+        error_description: None,
+        error_uri: None,
+        duplicate: None,
+    };
+    match start.and_then(|i| body.get(i)) {
         None => {
             return Err(MalformedResponse::without_excerpt(
                 status,
@@ -82,10 +108,10 @@ pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>
             )
             .into());
         }
-        Some(b'{') => parse_json_object(status, body)?,
-        Some(_) if looks_like_form(media, body) => parse_form(body),
+        Some(b'{') => parse_json_object(status, body, &mut top)?,
+        Some(_) if looks_like_form(media(), body) => parse_form(status, body, &mut top)?,
         Some(_) => {
-            let what = media.unwrap_or("unlabelled");
+            let what = media().unwrap_or("unlabelled");
             return Err(MalformedResponse::with_excerpt(
                 status,
                 format!(
@@ -96,7 +122,7 @@ pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>
             )
             .into());
         }
-    };
+    }
     if let Some(key) = top.duplicate {
         return Err(MalformedResponse::without_excerpt(
             status,
@@ -106,7 +132,7 @@ pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>
     }
 
     let Top {
-        mut fields,
+        fields,
         error,
         error_description,
         error_uri,
@@ -125,16 +151,24 @@ pub(crate) fn decode<S: FieldSink>(response: &HttpResponse) -> Result<Decoded<S>
         .into());
     }
     // Without an `error`, these two are ordinary fields; each was seen once,
-    // and the sink never saw them, so the inserts cannot collide.
+    // and the sink never saw them, so they cannot collide.
     for (key, value) in [
         ("error_description", error_description),
         ("error_uri", error_uri),
     ] {
         if let Some(value) = value {
-            fields.insert(key, value);
+            // A `Value` read into a sink: its objects cannot repeat a name,
+            // and reading a whole `Value` cannot fail; were it to, the
+            // response is refused rather than a field dropped.
+            Names::unchecked(|names| fields.member(key, value, names)).map_err(|_| {
+                MalformedResponse::without_excerpt(
+                    status,
+                    format!("field {key:?} could not be read"),
+                )
+            })?;
         }
     }
-    Ok(Decoded { status, fields })
+    Ok(status)
 }
 
 /// A form body is taken as such when labelled so, or when it is unlabelled or
@@ -184,50 +218,46 @@ fn error_response(
 /// A response's top-level members: the RFC 6749 §5.2 error fields in slots
 /// of their own, everything else in the caller's sink, and the first repeated
 /// name (of a form body; the JSON reader reports its own).
-struct Top<S> {
-    fields: S,
+struct Top<'s, S> {
+    fields: &'s mut S,
     error: Option<Value>,
     error_description: Option<Value>,
     error_uri: Option<Value>,
     duplicate: Option<String>,
 }
 
-impl<S: FieldSink> Default for Top<S> {
-    fn default() -> Self {
-        Top {
-            fields: S::default(),
-            error: None,
-            error_description: None,
-            error_uri: None,
-            duplicate: None,
-        }
-    }
-}
-
-impl<S: FieldSink> FieldSink for Top<S> {
-    fn insert(&mut self, key: &str, value: Value) -> bool {
-        let fresh = match key {
-            "error" => fill(&mut self.error, value),
-            "error_description" => fill(&mut self.error_description, value),
-            "error_uri" => fill(&mut self.error_uri, value),
-            _ => self.fields.insert(key, value),
+impl<'de, S: MemberSink<'de>> MemberSink<'de> for Top<'_, S> {
+    #[inline]
+    fn member<D: Deserializer<'de>>(
+        &mut self,
+        key: &str,
+        value: D,
+        names: Names<'_>,
+    ) -> Result<bool, D::Error> {
+        let slot = match key {
+            "error" => &mut self.error,
+            "error_description" => &mut self.error_description,
+            "error_uri" => &mut self.error_uri,
+            _ => return self.fields.member(key, value, names),
         };
-        if !fresh && self.duplicate.is_none() {
-            self.duplicate = Some(key.to_owned());
-        }
-        fresh
+        let value = read_value(value, names)?;
+        Ok(fill(slot, value))
     }
 }
 
-fn parse_json_object<S: FieldSink>(status: u16, body: &[u8]) -> Result<Top<S>, Error> {
-    match json::read_object::<Top<S>>(body) {
-        Ok(json::Parsed::Object(top)) => Ok(top),
-        Ok(json::Parsed::Duplicate(key)) => Err(MalformedResponse::without_excerpt(
+fn parse_json_object<'de, S: MemberSink<'de>>(
+    status: u16,
+    body: &'de [u8],
+    top: &mut Top<'_, S>,
+) -> Result<(), Error> {
+    match json::read_object_into(body, top) {
+        Ok(json::Shape::Object) => Ok(()),
+        Ok(json::Shape::Duplicate(key)) => Err(MalformedResponse::without_excerpt(
             status,
             format!("field \"{}\" appears more than once", clean_text(&key, 64)),
         )
         .into()),
-        Ok(json::Parsed::NotAnObject) => {
+        Ok(json::Shape::NotAnObject) => {
             Err(MalformedResponse::without_excerpt(status, "json that is not an object").into())
         }
         Err(e) => {
@@ -249,12 +279,40 @@ fn parse_json_object<S: FieldSink>(status: u16, body: &[u8]) -> Result<Top<S>, E
     }
 }
 
-fn parse_form<S: FieldSink>(body: &[u8]) -> Top<S> {
-    let mut top = Top::default();
+/// A form body's pairs into `top`, each value a string (borrowed from the
+/// body when it has no escapes); the first repeated name is kept in
+/// `top.duplicate`.
+fn parse_form<'de, S: MemberSink<'de>>(
+    status: u16,
+    body: &'de [u8],
+    top: &mut Top<'_, S>,
+) -> Result<(), Error> {
+    use serde::de::value::{BorrowedStrDeserializer, Error as ValueError, StringDeserializer};
+
     for (key, value) in form_urlencoded::parse(body.trim_ascii()) {
-        top.insert(&key, Value::String(value.into_owned()));
+        let fresh = Names::unchecked(|names| match value {
+            Cow::Borrowed(value) => top.member(
+                &key,
+                BorrowedStrDeserializer::<ValueError>::new(value),
+                names,
+            ),
+            Cow::Owned(value) => {
+                top.member(&key, StringDeserializer::<ValueError>::new(value), names)
+            }
+        })
+        // Every sink reads a string; were one to refuse it, the response is
+        // refused rather than a field dropped.
+        .map_err(|_| {
+            MalformedResponse::without_excerpt(
+                status,
+                format!("field \"{}\" could not be read", clean_text(&key, 64)),
+            )
+        })?;
+        if !fresh && top.duplicate.is_none() {
+            top.duplicate = Some(key.into_owned());
+        }
     }
-    top
+    Ok(())
 }
 
 /// A string field: absent and `null` are `None`; any other type is an error

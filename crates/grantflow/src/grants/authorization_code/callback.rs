@@ -92,7 +92,7 @@ impl PendingCore {
         }
         let query = query_of(redirect)?;
         let mut values: [Option<Cow<'_, str>>; RESPONSE_PARAMETERS.len()] = Default::default();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        for (name, value) in query_pairs(&query) {
             let Some(index) = RESPONSE_PARAMETERS.iter().position(|known| *known == name) else {
                 continue; // unknown parameters are ignored (RFC 6749 §3.1)
             };
@@ -154,8 +154,11 @@ fn query_of(redirect: &str) -> Result<Cow<'_, str>, CallbackError> {
     // A query may hold unencoded `:` and `/` (RFC 3986 §3.4), as in
     // `iss=https://op.example.com`; but `://` before the first `=` means a
     // URL that failed to parse, not a query.
-    let head = query.split('=').next().unwrap_or_default();
-    if query.contains('#') || head.contains("://") {
+    let bytes = query.as_bytes();
+    let head = bytes
+        .get(..bytes.iter().position(|b| *b == b'=').unwrap_or(bytes.len()))
+        .unwrap_or_default();
+    if bytes.contains(&b'#') || head.windows(3).any(|w| w == b"://") {
         return Err(CallbackError::InvalidUrl);
     }
     Ok(Cow::Borrowed(query))
@@ -355,5 +358,87 @@ impl fmt::Debug for PendingAuthorization {
         let mut out = f.debug_struct("PendingAuthorization");
         self.request.debug_fields(&mut out);
         out.finish()
+    }
+}
+
+/// The pairs of a query, as `form_urlencoded::parse` reads them. A query
+/// without `+` or `%` decodes to itself, so its pairs are sliced straight
+/// out of it (empty sequences skipped, a name without `=` has an empty
+/// value), without the decoder's scans.
+fn query_pairs(query: &str) -> QueryPairs<'_> {
+    let bytes = query.as_bytes();
+    if bytes.contains(&b'+') || bytes.contains(&b'%') {
+        QueryPairs::Decoded(form_urlencoded::parse(bytes))
+    } else {
+        QueryPairs::Plain { query, at: 0 }
+    }
+}
+
+/// What [`query_pairs`] iterates over.
+enum QueryPairs<'a> {
+    /// A query that decodes to itself, split as it is: the rest of it
+    /// starts at `at`.
+    Plain { query: &'a str, at: usize },
+    /// Any other query, through the decoder.
+    Decoded(form_urlencoded::Parse<'a>),
+}
+
+impl<'a> Iterator for QueryPairs<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            // `&` and `=` are ASCII, so every cut is a `str` boundary and
+            // `get` never gives `None` but past the end.
+            QueryPairs::Plain { query, at } => loop {
+                let rest = query.get(*at..)?;
+                if rest.is_empty() {
+                    return None;
+                }
+                let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
+                *at += end + 1;
+                let sequence = rest.get(..end)?;
+                if sequence.is_empty() {
+                    continue;
+                }
+                let (name, value) = match sequence.bytes().position(|b| b == b'=') {
+                    Some(eq) => (sequence.get(..eq)?, sequence.get(eq + 1..)?),
+                    None => (sequence, ""),
+                };
+                return Some((Cow::Borrowed(name), Cow::Borrowed(value)));
+            },
+            QueryPairs::Decoded(pairs) => pairs.next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_read_as_form_urlencoded_does() {
+        for query in [
+            "",
+            "&",
+            "&&code=a&&state=b&",
+            "code=SplxlOBeZQQYbYS6WxSbIA&state=xyz",
+            "code",
+            "code=&state",
+            "=x&=&==",
+            "a=b=c",
+            "iss=https://op.example.com/a?b",
+            "code=a+b&state=%41%zz%",
+            "code=%E9%&state=\u{e9}",
+            "é=ü&日本=😀",
+        ] {
+            let ours: Vec<(String, String)> = query_pairs(query)
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            assert_eq!(ours, theirs, "{query:?}");
+        }
     }
 }

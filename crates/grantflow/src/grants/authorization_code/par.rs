@@ -140,7 +140,10 @@ impl<P> fmt::Debug for PushedAuthorization<P> {
             .field("client", &self.prepared.client)
             .field(
                 "authorization_endpoint",
-                &self.prepared.authorization_endpoint.as_str(),
+                &self
+                    .prepared
+                    .authorization_endpoint()
+                    .map_or("", |url| url.as_str()),
             )
             .field("push", &self.push)
             .field("state", &self.state)
@@ -157,7 +160,7 @@ impl<P> Flow for PushedAuthorization<P> {
         }
         self.state = State::Finished;
         if !self.push {
-            let url = self.prepared.url();
+            let url = self.prepared.url()?;
             return self.done(url);
         }
         let client = &self.prepared.client;
@@ -170,7 +173,7 @@ impl<P> Flow for PushedAuthorization<P> {
                 .params
                 .0
                 .iter()
-                .map(|(name, value)| (name.as_ref(), value.as_str())),
+                .map(|(name, value)| (name.as_ref(), value.as_ref())),
         );
         let request = client.authenticated_request(endpoint, params, true, now)?;
         self.state = State::Sent;
@@ -187,7 +190,7 @@ impl<P> Flow for PushedAuthorization<P> {
         }
         self.state = State::Finished;
         let request_uri = parse_par_response(&response)?;
-        let mut url = self.prepared.authorization_endpoint.clone();
+        let mut url = self.prepared.authorization_endpoint()?.clone();
         url.query_pairs_mut()
             .append_pair("client_id", self.prepared.client.client_id().as_str())
             .append_pair("request_uri", &request_uri);

@@ -146,7 +146,6 @@ impl RequestCore {
                 name,
             });
         }
-        let authorization_endpoint = endpoint.as_url().clone();
 
         let state = random_token(rng);
         let verifier = PkceVerifier::generate(rng);
@@ -167,22 +166,25 @@ impl RequestCore {
         // Everything but `response_type` and `client_id`, which the URL and
         // the pushed request place each in their own way. The names the flow
         // sets are borrowed; only the caller's own are owned.
-        let mut params: Vec<(Cow<'static, str>, String)> =
+        let mut params: Vec<(Cow<'static, str>, Cow<'static, str>)> =
             Vec::with_capacity(8 + self.resources.len() + self.params.len());
-        params.push(("redirect_uri".into(), self.redirect_uri.as_str().to_owned()));
-        if !scope.is_empty() {
-            params.push(("scope".into(), scope));
-        }
-        params.push(("state".into(), state.clone()));
-        params.push(("code_challenge".into(), verifier.challenge(self.pkce)));
         params.push((
-            "code_challenge_method".into(),
-            self.pkce.as_str().to_owned(),
+            "redirect_uri".into(),
+            self.redirect_uri.as_str().to_owned().into(),
         ));
+        if !scope.is_empty() {
+            params.push(("scope".into(), scope.into()));
+        }
+        params.push(("state".into(), state.clone().into()));
+        params.push((
+            "code_challenge".into(),
+            verifier.challenge(self.pkce).into(),
+        ));
+        params.push(("code_challenge_method".into(), self.pkce.as_str().into()));
         if let Some(openid) = &openid {
-            params.push(("nonce".into(), openid.nonce.0.clone()));
+            params.push(("nonce".into(), openid.nonce.0.clone().into()));
             if let Some(max_age) = openid.params.max_age {
-                params.push(("max_age".into(), max_age.to_string()));
+                params.push(("max_age".into(), max_age.to_string().into()));
             }
         }
         let optional = [
@@ -198,18 +200,18 @@ impl RequestCore {
         ];
         for (name, value) in optional {
             if let Some(value) = value {
-                params.push((name.into(), value));
+                params.push((name.into(), value.into()));
             }
         }
         params.extend(
             self.resources
                 .into_iter()
-                .map(|resource| ("resource".into(), resource)),
+                .map(|resource| ("resource".into(), resource.into())),
         );
         params.extend(
             self.params
                 .into_iter()
-                .map(|(name, value)| (name.into(), value)),
+                .map(|(name, value)| (name.into(), value.into())),
         );
 
         let pending = PendingCore {
@@ -224,7 +226,6 @@ impl RequestCore {
         };
         let prepared = Prepared {
             client: self.client,
-            authorization_endpoint,
             params: SecretParams(params),
         };
         Ok((prepared, pending))
@@ -232,13 +233,19 @@ impl RequestCore {
 }
 
 /// The parameters of an authorization request (`state`, `nonce` among
-/// them), zeroized on drop and never printed.
-pub(super) struct SecretParams(pub(super) Vec<(Cow<'static, str>, String)>);
+/// them), zeroized on drop and never printed. `redirect_uri` and `scope`
+/// are not secret (the client's configuration and what it asks for) and
+/// are only freed; a value that is a `&'static str` holds nothing to wipe.
+pub(super) struct SecretParams(pub(super) Vec<(Cow<'static, str>, Cow<'static, str>)>);
 
 impl Drop for SecretParams {
     fn drop(&mut self) {
-        for (_, value) in &mut self.0 {
-            value.zeroize();
+        for (name, value) in &mut self.0 {
+            if let Cow::Owned(value) = value {
+                if name != "redirect_uri" && name != "scope" {
+                    value.zeroize();
+                }
+            }
         }
     }
 }
@@ -247,35 +254,40 @@ impl Drop for SecretParams {
 /// in the URL, or what is pushed to the PAR endpoint (RFC 9126).
 pub(super) struct Prepared {
     pub(super) client: Client,
-    /// The authorization endpoint (checked to carry no reserved parameter).
-    pub(super) authorization_endpoint: url::Url,
     /// Every parameter but `response_type` and `client_id`.
     pub(super) params: SecretParams,
 }
 
 impl Prepared {
+    /// The authorization endpoint (checked by `prepare` to carry no
+    /// reserved parameter; the client, shared and unchangeable, still has
+    /// it).
+    pub(super) fn authorization_endpoint(&self) -> Result<&url::Url, Error> {
+        self.client
+            .require_endpoint(|e| e.authorization.as_ref(), "authorization_endpoint")
+            .map(crate::endpoint::EndpointUrl::as_url)
+    }
+
     /// The authorization URL the browser carries (RFC 6749 §4.1.1):
-    /// `response_type`, `client_id`, then every other parameter.
-    pub(super) fn url(&self) -> url::Url {
-        let mut url = self.authorization_endpoint.clone();
-        self.append_to(&mut url);
-        url
-    }
-
-    /// [`url`](Self::url), moving the endpoint's URL out instead of
-    /// copying it.
-    pub(super) fn into_url(self) -> url::Url {
-        let Prepared {
-            client,
-            authorization_endpoint: mut url,
-            params,
-        } = self;
-        Prepared::append(&mut url, &client, &params);
-        url
-    }
-
-    fn append_to(&self, url: &mut url::Url) {
-        Prepared::append(url, &self.client, &self.params);
+    /// `response_type`, `client_id`, then every other parameter. When the
+    /// client keeps the URL's constant start for this redirect URI
+    /// (`response_type`, `client_id`, `redirect_uri` already encoded), only
+    /// the other parameters are appended to a copy of it: the same bytes.
+    pub(super) fn url(&self) -> Result<url::Url, Error> {
+        if let Some(((name, redirect_uri), rest)) = self.params.0.split_first() {
+            if name == "redirect_uri" {
+                if let Some(mut start) = self.client.authorization_url_start(redirect_uri) {
+                    start.query_pairs_mut().extend_pairs(
+                        rest.iter()
+                            .map(|(name, value)| (name.as_ref(), value.as_ref())),
+                    );
+                    return Ok(start);
+                }
+            }
+        }
+        let mut url = self.authorization_endpoint()?.clone();
+        Prepared::append(&mut url, &self.client, &self.params);
+        Ok(url)
     }
 
     fn append(url: &mut url::Url, client: &Client, params: &SecretParams) {
@@ -286,7 +298,7 @@ impl Prepared {
                 params
                     .0
                     .iter()
-                    .map(|(name, value)| (name.as_ref(), value.as_str())),
+                    .map(|(name, value)| (name.as_ref(), value.as_ref())),
             );
     }
 }
@@ -434,7 +446,7 @@ impl SignInRequest {
             return Err(Error::PushedAuthorizationRequired);
         }
         let (prepared, pending) = self.prepare(rng, now)?;
-        Ok((prepared.into_url(), pending))
+        Ok((prepared.url()?, pending))
     }
 
     /// Like [`begin`](Self::begin), but the request is pushed to the
@@ -550,10 +562,7 @@ impl AuthorizationRequest {
             return Err(Error::PushedAuthorizationRequired);
         }
         let (prepared, pending) = self.core.prepare(rng, now, None)?;
-        Ok((
-            prepared.into_url(),
-            super::PendingAuthorization::new(pending),
-        ))
+        Ok((prepared.url()?, super::PendingAuthorization::new(pending)))
     }
 
     /// Like [`begin`](Self::begin), but the request is pushed to the
@@ -590,3 +599,63 @@ impl AuthorizationRequest {
 }
 
 shared_builders!(AuthorizationRequest);
+
+#[cfg(test)]
+mod tests {
+    use crate::{ClientAuth, ClientId, EndpointUrl, RedirectUri, Scope, UnixTime};
+
+    /// The URL as appending every pair with `query_pairs_mut` writes it.
+    fn expected(endpoint: &str, url: &url::Url) -> String {
+        let mut expected = url::Url::parse(endpoint).unwrap();
+        let ours: Vec<(String, String)> = url
+            .query_pairs()
+            .skip(expected.query_pairs().count())
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect();
+        expected.query_pairs_mut().extend_pairs(ours);
+        expected.into()
+    }
+
+    #[test]
+    fn kept_url_start_gives_the_same_url_and_is_never_stale() {
+        let mut rng = crate::testing::CountingRng::new(0);
+        let now = UnixTime::from_secs(1_000);
+        for endpoint in [
+            "https://as.example.com/authorize",
+            "https://as.example.com/authorize?p=b2c_1_signin&x=%20y+z",
+        ] {
+            let client = crate::Client::new(ClientId::new("id with space:é"), ClientAuth::None)
+                .with_authorization_endpoint(EndpointUrl::parse(endpoint).unwrap());
+            for redirect in [
+                "https://client.example.com/cb?x=1",
+                "https://client.example.com/other",
+                "https://client.example.com/cb?x=1",
+            ] {
+                let redirect = RedirectUri::new(redirect).unwrap();
+                let (url, _) = client
+                    .authorize(&redirect)
+                    .unwrap()
+                    .scope(Scope::new("a:b").unwrap())
+                    .begin(&mut rng, now)
+                    .unwrap();
+                assert_eq!(url.as_str(), expected(endpoint, &url));
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                    .collect();
+                assert!(pairs.contains(&("redirect_uri".into(), redirect.as_str().into())));
+                assert!(pairs.contains(&("client_id".into(), "id with space:é".into())));
+            }
+            // The endpoint replaced in place after the start was kept.
+            let client = client.with_authorization_endpoint(
+                EndpointUrl::parse("https://as2.example.com/authorize").unwrap(),
+            );
+            let (url, _) = client
+                .authorize("https://client.example.com/cb?x=1")
+                .unwrap()
+                .begin(&mut rng, now)
+                .unwrap();
+            assert!(url.as_str().starts_with("https://as2.example.com/authorize?response_type=code&client_id=id+with+space%3A%C3%A9&redirect_uri=https%3A%2F%2Fclient.example.com%2Fcb%3Fx%3D1&state="), "{url}");
+        }
+    }
+}
