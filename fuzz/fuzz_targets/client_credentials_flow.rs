@@ -186,12 +186,47 @@ fuzz_target!(|data: &[u8]| {
             grantflow::TokenType::Bearer,
             "a Bearer token refused"
         );
+        let raw = tokens.token_type.as_str();
+        let own = [
+            tokens.access_token.secret(),
+            tokens.refresh_token.as_ref().map_or("", |t| t.secret()),
+            tokens.id_token.as_ref().map_or("", |t| t.as_str()),
+        ];
+        let holds_own = own.iter().any(|t| !t.is_empty() && raw.contains(t));
+        let secret_sent = auth_choice != 2 && !secret.is_empty();
         match error {
-            Error::UnsupportedTokenType { token_type } => assert!(
-                grantflow_fuzz::is_quote_of(token_type, tokens.token_type.as_str(), 64),
-                "{token_type:?} names {:?}",
-                tokens.token_type.as_str()
-            ),
+            // A type that may be a token (a token-like run, or one of the
+            // answer's own tokens) is withheld whole.
+            Error::UnsupportedTokenType { token_type }
+                if token_type == "<withheld: it looks like a token>" =>
+            {
+                assert!(
+                    grantflow_fuzz::looks_like_token(raw) || holds_own,
+                    "withheld {raw:?}, which looks like no token"
+                )
+            }
+            // One quoting the client secret the request carried, too.
+            Error::UnsupportedTokenType { token_type }
+                if token_type == "<withheld: it quoted the token>" =>
+            {
+                assert!(
+                    secret_sent
+                        && (raw.contains(&secret) || quoted(raw).contains(&quoted(&secret))),
+                    "withheld {raw:?} for a secret it does not hold"
+                )
+            }
+            Error::UnsupportedTokenType { token_type } => {
+                assert!(
+                    grantflow_fuzz::is_quote_of(token_type, raw, 64),
+                    "{token_type:?} names {raw:?}"
+                );
+                assert!(!grantflow_fuzz::looks_like_token(raw) && !holds_own);
+                assert!(
+                    !secret_sent
+                        || !(token_type.contains(&secret) || token_type.contains(&quoted(&secret))),
+                    "the secret in {token_type:?}"
+                );
+            }
             other => panic!("the parser accepted what the flow refused with {other:?}"),
         }
         unexpected_call(flow.handle_response(response, now));

@@ -68,6 +68,13 @@ fn longest_token_run(text: &str) -> usize {
     .unwrap_or(0)
 }
 
+/// Whether the core may take `text` for a token and withhold it: a run of
+/// [`TOKEN_LIKE_RUN`] token characters, as sent or as the core quotes it
+/// (an escape can join two runs).
+pub fn looks_like_token(text: &str) -> bool {
+    longest_token_run(text) >= TOKEN_LIKE_RUN || longest_token_run(&quoted(text)) >= TOKEN_LIKE_RUN
+}
+
 /// Reads bytes off the front of the input, yielding zero once it runs out.
 pub struct Reader<'a> {
     data: &'a [u8],
