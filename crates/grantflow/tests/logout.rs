@@ -114,6 +114,43 @@ fn a_failed_revocation_is_reported_and_the_logout_goes_on() {
 }
 
 #[test]
+fn a_failure_echoing_the_other_token_withholds_it() {
+    // Found by the `logout_flow` fuzz target: the refresh token's
+    // revocation answered with an error naming the session's access token
+    // had it in the report (only the revoked token was withheld).
+    let client = client(endpoints(true, None));
+    let logout = session().logout(&client, &LogoutOptions::new()).unwrap();
+    let mut count = 0;
+    let logged_out = drive(logout, NOW, |_| {
+        count += 1;
+        if count == 1 {
+            json_response(
+                400,
+                r#"{"error":"x-at-secret","error_description":"at-secret and rt-secret","error_uri":"https://op.example.com/e?t=at-secret"}"#,
+            )
+        } else {
+            json_response(401, r#"{"error":"invalid_client rt-secret"}"#)
+        }
+    })
+    .unwrap();
+    assert_eq!(logged_out.failures.len(), 2);
+    for shown in [
+        format!("{logged_out:?}"),
+        logged_out
+            .failures
+            .iter()
+            .map(|(_, error)| error.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+    ] {
+        assert!(
+            !shown.contains("at-secret") && !shown.contains("rt-secret"),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
 fn without_endpoints_nothing_is_sent_and_the_report_says_so() {
     let client = client(endpoints(false, None));
     let mut logout = session().logout(&client, &LogoutOptions::new()).unwrap();

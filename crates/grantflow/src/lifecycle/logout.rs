@@ -15,11 +15,12 @@ use url::Url;
 use super::session::Session;
 use crate::client::Client;
 use crate::endpoints::Revocation;
-use crate::error::Error;
+use crate::error::{Error, withhold};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::oidc::LogoutOptions;
 use crate::time::UnixTime;
+use crate::types::{AccessToken, RefreshToken};
 
 impl Session {
     /// Logs out: ends the session (it is consumed; clear the stored copy
@@ -95,6 +96,8 @@ impl Session {
                 not_revoked,
             },
             state: State::New,
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
         })
     }
 }
@@ -152,6 +155,10 @@ pub struct Logout {
     current: Option<(&'static str, Revocation)>,
     outcome: LoggedOut,
     state: State,
+    /// Both tokens of the session, withheld from every failure: a server
+    /// answering the revocation of one token may echo the other.
+    access_token: AccessToken,
+    refresh_token: Option<RefreshToken>,
 }
 
 impl fmt::Debug for Logout {
@@ -191,6 +198,15 @@ impl Logout {
         }
     }
 
+    /// Records a failed revocation, its error holding neither token.
+    fn fail(&mut self, hint: &'static str, error: Error) {
+        let mut error = withhold(error, self.access_token.secret());
+        if let Some(refresh_token) = &self.refresh_token {
+            error = withhold(error, refresh_token.secret());
+        }
+        self.outcome.failures.push((hint, error));
+    }
+
     /// Starts the next revocation, or ends with the report.
     fn next(&mut self, now: UnixTime) -> Step<LoggedOut> {
         while let Some((hint, mut revocation)) = self.revocations.pop_front() {
@@ -209,7 +225,7 @@ impl Logout {
                         call: "a revocation that waits",
                     },
                 )),
-                Err(error) => self.outcome.failures.push((hint, error)),
+                Err(error) => self.fail(hint, error),
             }
         }
         self.state = State::Finished;
@@ -259,7 +275,7 @@ impl Flow for Logout {
                     call: "a revocation that waits",
                 },
             )),
-            Err(error) => self.outcome.failures.push((hint, error)),
+            Err(error) => self.fail(hint, error),
         }
         Ok(self.next(now))
     }
