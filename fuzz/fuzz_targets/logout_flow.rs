@@ -82,7 +82,15 @@ fuzz_target!(|data: &[u8]| {
     let mut flow = Session::from_tokens(tokens)
         .logout(&client, &options)
         .expect("a logout of plain endpoints");
-    let secrets = [SECRET, ACCESS, REFRESH, ID_TOKEN];
+    // The session's own secrets: a token it does not hold is nothing the
+    // core could know to withhold.
+    let mut secrets = vec![SECRET, ACCESS];
+    if kind & 1 != 0 {
+        secrets.push(REFRESH);
+    }
+    if kind & 2 != 0 {
+        secrets.push(ID_TOKEN);
+    }
     driver::assert_no_secret("the flow's Debug", &format!("{flow:?}"), &secrets);
 
     let mut expected: Vec<&str> = if kind & 4 != 0 {

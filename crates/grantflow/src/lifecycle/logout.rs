@@ -20,7 +20,7 @@ use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::oidc::LogoutOptions;
 use crate::time::UnixTime;
-use crate::types::{AccessToken, RefreshToken};
+use crate::types::{AccessToken, RawIdToken, RefreshToken};
 
 impl Session {
     /// Logs out: ends the session (it is consumed; clear the stored copy
@@ -98,6 +98,7 @@ impl Session {
             state: State::New,
             access_token: tokens.access_token.clone(),
             refresh_token: tokens.refresh_token.clone(),
+            id_token: tokens.id_token.clone(),
         })
     }
 }
@@ -155,10 +156,11 @@ pub struct Logout {
     current: Option<(&'static str, Revocation)>,
     outcome: LoggedOut,
     state: State,
-    /// Both tokens of the session, withheld from every failure: a server
-    /// answering the revocation of one token may echo the other.
+    /// The session's tokens, withheld from every failure: a server
+    /// answering the revocation of one token may echo another.
     access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
+    id_token: Option<RawIdToken>,
 }
 
 impl fmt::Debug for Logout {
@@ -198,11 +200,14 @@ impl Logout {
         }
     }
 
-    /// Records a failed revocation, its error holding neither token.
+    /// Records a failed revocation, its error holding none of the tokens.
     fn fail(&mut self, hint: &'static str, error: Error) {
         let mut error = withhold(error, self.access_token.secret());
         if let Some(refresh_token) = &self.refresh_token {
             error = withhold(error, refresh_token.secret());
+        }
+        if let Some(id_token) = &self.id_token {
+            error = withhold(error, id_token.as_str());
         }
         self.outcome.failures.push((hint, error));
     }
