@@ -1,5 +1,5 @@
 //! Creating compact JWS (RFC 7515 §5.1, §7.1): the [`JwsSigner`] trait, the
-//! two signers the core ships ([`Ed25519Signer`] and [`Es256Signer`]), and
+//! two signers the core ships ([`Ed25519Signer`] and [`Es256Signer`](crate::Es256Signer)), and
 //! the crate-internal `sign_compact` that JWT client assertions (RFC 7523)
 //! and DPoP proofs (RFC 9449) are built with.
 //!
@@ -26,7 +26,7 @@ const QUOTE_MAX: usize = 32;
 ///
 /// The core calls [`sign`](JwsSigner::sign) while a flow runs and passes no
 /// generator: an implementation either signs deterministically (like the
-/// built-in [`Ed25519Signer`] and [`Es256Signer`]) or draws its own
+/// built-in [`Ed25519Signer`] and [`Es256Signer`](crate::Es256Signer)) or draws its own
 /// randomness (an RSASSA-PSS signer holding `ring`'s `SystemRandom`, a remote
 /// KMS). The trait is object safe; the core stores signers as
 /// `Arc<dyn JwsSigner>` and signs through `&dyn JwsSigner`.
@@ -80,7 +80,7 @@ const QUOTE_MAX: usize = 32;
 ///
 /// - [`Ed25519Signer`]: EdDSA with Ed25519 (RFC 8037 §3.1, RFC 8032), which
 ///   is deterministic by construction; on `ring`.
-/// - [`Es256Signer`]: ECDSA on P-256 with SHA-256 (RFC 7518 §3.4) with the
+/// - [`Es256Signer`](crate::Es256Signer): ECDSA on P-256 with SHA-256 (RFC 7518 §3.4) with the
 ///   nonce derived from key and message as RFC 6979 §3.2 describes; on the
 ///   RustCrypto `p256` crate. The signature is the fixed-width `r || s` of
 ///   RFC 7518 §3.4 (64 bytes), not DER.
