@@ -44,7 +44,7 @@ use grantflow::{
     Client, ClientAuth, ClientId, DEFAULT_MAX_PENDING_AGE, EndpointUrl, Error, Flow, Issuer,
     PendingAuthorization, PendingSignIn, Scope, Step, UnixTime,
 };
-use grantflow_fuzz::callback::{Outcome, outcome, query_of};
+use grantflow_fuzz::callback::{Outcome, check_accepted, outcome, query_of};
 use grantflow_fuzz::check_printable;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -261,24 +261,9 @@ where
     };
 
     // Success only in time, with the exact state once and a non-empty code
-    // once, whatever else the outcome derivation above says.
+    // once, whatever the outcome derivation above says.
     if result.is_ok() {
-        assert!(
-            (NOW.saturating_sub_secs(60)..=NOW.saturating_add_secs(DEFAULT_MAX_PENDING_AGE))
-                .contains(&now),
-            "accepted at {now}"
-        );
-        let pairs = pairs.as_deref().expect("a parsed query");
-        let states: Vec<_> = pairs.iter().filter(|(k, _)| k == "state").collect();
-        let codes: Vec<_> = pairs.iter().filter(|(k, _)| k == "code").collect();
-        assert!(
-            states.len() == 1 && states[0].1 == state,
-            "accepted without the exact state once: {redirect:?}"
-        );
-        assert!(
-            codes.len() == 1 && !codes[0].1.is_empty(),
-            "accepted without one non-empty code: {redirect:?}"
-        );
+        check_accepted(pairs.as_deref(), &state, NOW, now, &redirect);
     }
 
     let (mut exchange, code) = match (result, want) {

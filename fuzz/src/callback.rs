@@ -91,3 +91,33 @@ pub fn outcome(
         Some(code) => Outcome::Exchange(code.to_owned()),
     }
 }
+
+/// The checks on any accepted callback, whatever the outcome derivation
+/// says: it came in time (from 60 s before `began` to the pending value's
+/// maximum age after it), with the exact `state` once and a non-empty
+/// `code` once.
+pub fn check_accepted(
+    pairs: Option<&[(String, String)]>,
+    state: &str,
+    began: grantflow::UnixTime,
+    now: grantflow::UnixTime,
+    redirect: &str,
+) {
+    assert!(
+        (began.saturating_sub_secs(60)
+            ..=began.saturating_add_secs(grantflow::DEFAULT_MAX_PENDING_AGE))
+            .contains(&now),
+        "accepted at {now}"
+    );
+    let pairs = pairs.expect("a parsed query");
+    let states: Vec<_> = pairs.iter().filter(|(k, _)| k == "state").collect();
+    let codes: Vec<_> = pairs.iter().filter(|(k, _)| k == "code").collect();
+    assert!(
+        states.len() == 1 && states[0].1 == state,
+        "accepted without the exact state once: {redirect:?}"
+    );
+    assert!(
+        codes.len() == 1 && !codes[0].1.is_empty(),
+        "accepted without one non-empty code: {redirect:?}"
+    );
+}
