@@ -146,44 +146,34 @@ fn authorization_code(
     let openid = scopes.iter().any(|s| s.as_str() == "openid");
     let client = &built.client;
     let wait = Duration::from_secs(browser.timeout);
+    // The sign-in and the plain authorization differ only in their types:
+    // the same steps, from the request to the code exchange.
+    macro_rules! browser_flow {
+        ($request:expr) => {{
+            let mut request = $request.scopes(scopes);
+            for resource in settings.resources()? {
+                request = request.resource(resource);
+            }
+            if let Some(prompt) = &browser.prompt {
+                request = request.prompt(prompt.clone());
+            }
+            let flow = if browser.par {
+                request.push(&mut os_rng(), now())?
+            } else {
+                request.begin_or_push(&mut os_rng(), now())?
+            };
+            let (url, pending) = ctx.drive(flow)?;
+            open(ctx, browser, url.as_str());
+            let location = listener.wait(wait)?;
+            ctx.drive(pending.callback(client, &location, now())?)?
+        }};
+    }
     if openid {
-        let mut request = client.sign_in(&redirect_uri)?.scopes(scopes);
-        for resource in settings.resources()? {
-            request = request.resource(resource);
-        }
-        if let Some(prompt) = &browser.prompt {
-            request = request.prompt(prompt.clone());
-        }
-        let flow = if browser.par {
-            request.push(&mut os_rng(), now())?
-        } else {
-            request.begin_or_push(&mut os_rng(), now())?
-        };
-        let (url, pending) = ctx.drive(flow)?;
-        open(ctx, browser, url.as_str());
-        let location = listener.wait(wait)?;
-        let exchange = pending.callback(client, &location, now())?;
-        let sign_in = ctx.drive(exchange)?;
+        let sign_in = browser_flow!(client.sign_in(&redirect_uri)?);
         let claims = sign_in.id_token.claims().clone();
         Ok((sign_in.tokens, Some(claims)))
     } else {
-        let mut request = client.authorize(&redirect_uri)?.scopes(scopes);
-        for resource in settings.resources()? {
-            request = request.resource(resource);
-        }
-        if let Some(prompt) = &browser.prompt {
-            request = request.prompt(prompt.clone());
-        }
-        let flow = if browser.par {
-            request.push(&mut os_rng(), now())?
-        } else {
-            request.begin_or_push(&mut os_rng(), now())?
-        };
-        let (url, pending) = ctx.drive(flow)?;
-        open(ctx, browser, url.as_str());
-        let location = listener.wait(wait)?;
-        let exchange = pending.callback(client, &location, now())?;
-        Ok((ctx.drive(exchange)?, None))
+        Ok((browser_flow!(client.authorize(&redirect_uri)?), None))
     }
 }
 
