@@ -238,9 +238,16 @@ const VALUE_CHARS: [char; 16] = [
     'a', 'Z', '0', ' ', '\t', ',', '=', '"', '\\', ';', '/', 'é', '€', '😀', '\u{202e}', '~',
 ];
 
+/// One time in 16, while input remains: an exhausted `Unstructured` answers
+/// every `ratio` with `true`, which made every value drawn after the end a
+/// kilobyte long and the target slow without reaching anything new.
+fn now_and_then_long(u: &mut Unstructured<'_>) -> arbitrary::Result<bool> {
+    Ok(!u.is_empty() && u.ratio(1, 16)?)
+}
+
 fn draw_token(u: &mut Unstructured<'_>, long: bool) -> arbitrary::Result<String> {
     const TCHARS: &[u8] = b"abcXYZ019!#$%&'*+-.^_`|~";
-    let len = if long && u.ratio(1, 16)? {
+    let len = if long && now_and_then_long(u)? {
         u.int_in_range(1000..=1100)?
     } else {
         u.int_in_range(1..=12)?
@@ -275,6 +282,9 @@ fn draw(u: &mut Unstructured<'_>) -> arbitrary::Result<(Vec<Vec<u8>>, Vec<Model>
     let mut expected = Vec::new();
     let count = u.int_in_range(0..=20)?;
     for _ in 0..count {
+        if u.is_empty() {
+            break; // what follows would be drawn from zeros
+        }
         // Start a new header value now and then (never mid-challenge).
         if !values.last().is_some_and(String::is_empty) && values.len() < 4 && u.ratio(1, 4)? {
             values.push(String::new());
@@ -320,6 +330,9 @@ fn draw(u: &mut Unstructured<'_>) -> arbitrary::Result<(Vec<Vec<u8>>, Vec<Model>
                 let n = u.int_in_range(1..=40)?;
                 text.push(' ');
                 for i in 0..n {
+                    if i > 0 && u.is_empty() {
+                        break; // what follows would be drawn from zeros
+                    }
                     if i > 0 {
                         draw_ws(u, text)?;
                         text.push(',');
@@ -339,7 +352,7 @@ fn draw(u: &mut Unstructured<'_>) -> arbitrary::Result<(Vec<Vec<u8>>, Vec<Model>
                         ValueForm::Empty => String::new(),
                         ValueForm::Quoted | ValueForm::QuotedEscapingEverything => {
                             let mut v = String::new();
-                            let len = if u.ratio(1, 16)? {
+                            let len = if now_and_then_long(u)? {
                                 u.int_in_range(1000..=1100)?
                             } else {
                                 u.int_in_range(0..=24)?
