@@ -481,6 +481,12 @@ fuzz_target!(|data: &[u8]| {
                 let mut answer = driver::answer(&mut reader);
                 clock = driver::advance(clock, answer.elapsed);
                 templated = matches!(answer.body, Body::Template(_));
+                if in_flight == InFlight::Poll {
+                    // The ID token under judgement is this answer's, if any:
+                    // a key set fetched for a raw answer's token says
+                    // nothing of an earlier templated one.
+                    built = None;
+                }
                 let mut timeout = false;
                 let mut nonce_header: Option<&'static str> = None;
                 let body: Vec<u8> = match std::mem::replace(&mut answer.body, Body::Template(0)) {
