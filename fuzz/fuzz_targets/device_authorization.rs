@@ -177,16 +177,15 @@ fuzz_target!(|data: &[u8]| {
                     Err(error) => check_error(&response, error),
                     Ok(_) => {}
                 }
-                if first & 0x80 != 0 {
-                    if let Ok(Step::WaitUntil(at)) = &result {
-                        if *at > clock {
-                            let early = at.saturating_sub_secs(1).max(clock);
-                            assert!(
-                                matches!(poll.handle_timeout(early), Ok(Step::WaitUntil(same)) if same == *at),
-                                "woken early, the flow changed"
-                            );
-                        }
-                    }
+                if first & 0x80 != 0
+                    && let Ok(Step::WaitUntil(at)) = &result
+                    && *at > clock
+                {
+                    let early = at.saturating_sub_secs(1).max(clock);
+                    assert!(
+                        matches!(poll.handle_timeout(early), Ok(Step::WaitUntil(same)) if same == *at),
+                        "woken early, the flow changed"
+                    );
                 }
                 result
             }

@@ -75,15 +75,15 @@ fuzz_target!(|data: &[u8]| {
         let body: Vec<u8> = (0..length.min(4096)).map(|_| reader.byte()).collect();
         let mut response = build_response(status, content_type, &body);
         let mut usable_nonce = None;
-        if let Some(nonce) = &nonce {
-            if let Ok(value) = http::HeaderValue::from_bytes(nonce) {
-                if let Ok(text) = value.to_str() {
-                    if !text.is_empty() {
-                        usable_nonce = Some(text.to_owned());
-                    }
-                }
-                response.headers_mut().insert("dpop-nonce", value);
+        if let Some(nonce) = &nonce
+            && let Ok(value) = http::HeaderValue::from_bytes(nonce)
+        {
+            if let Ok(text) = value.to_str()
+                && !text.is_empty()
+            {
+                usable_nonce = Some(text.to_owned());
             }
+            response.headers_mut().insert("dpop-nonce", value);
         }
         match flow.handle_response(response, now) {
             Ok(Step::Send(retry)) => {

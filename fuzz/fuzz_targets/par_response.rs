@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let mut reader = Reader::new(data);
     let auth_choice = reader.byte() % 3;
     let seed = reader.byte();
-    let sign_in = reader.byte() % 2 == 0;
+    let sign_in = reader.byte().is_multiple_of(2);
     let (status, content_type, now) = response_header(&mut reader);
     let mut fields = reader.rest().splitn(2, |&b| b == 0);
     let extra = String::from_utf8_lossy(fields.next().unwrap_or_default()).into_owned();

@@ -226,14 +226,14 @@ fuzz_target!(|data: &[u8]| {
                                 // A session from a sign-in holds the user to alice; a
                                 // service's session (whose renewal returned a refresh
                                 // token) has no identity to hold an ID token to.
-                                if let Some(id_token) = &refreshed.id_token {
-                                    if session.identity().is_some() {
-                                        assert_eq!(
-                                            id_token.claims().sub,
-                                            "alice",
-                                            "Done with another sub"
-                                        );
-                                    }
+                                if let Some(id_token) = &refreshed.id_token
+                                    && session.identity().is_some()
+                                {
+                                    assert_eq!(
+                                        id_token.claims().sub,
+                                        "alice",
+                                        "Done with another sub"
+                                    );
                                 }
                                 let token = refreshed
                                     .tokens

@@ -346,8 +346,8 @@ fn oracle(status: u16, content_type: Option<&str>, body: &[u8]) -> Want {
             .ok_or("access_token missing or empty")?;
         let token_type = match string(&map, "token_type")?.as_deref() {
             None | Some("") => TokenType::Bearer,
-            Some(t) if t.to_ascii_lowercase() == "bearer" => TokenType::Bearer,
-            Some(t) if t.to_ascii_lowercase() == "dpop" => TokenType::DPoP,
+            Some(t) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
+            Some(t) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
             Some(t) => TokenType::Other(t.to_owned()),
         };
         let expires_in = match map.get("expires_in") {

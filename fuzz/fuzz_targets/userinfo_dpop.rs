@@ -148,10 +148,11 @@ fuzz_target!(|data: &[u8]| {
         let mut response = build_response(status, content_type, &body);
         let mut usable_nonce = None;
         if let Some(value) = nonce.and_then(|n| http::HeaderValue::from_bytes(&n).ok()) {
-            if let Ok(text) = value.to_str() {
-                if !text.is_empty() && text.len() <= MAX_NONCE_LEN {
-                    usable_nonce = Some(text.to_owned());
-                }
+            if let Ok(text) = value.to_str()
+                && !text.is_empty()
+                && text.len() <= MAX_NONCE_LEN
+            {
+                usable_nonce = Some(text.to_owned());
             }
             response.headers_mut().insert("dpop-nonce", value);
         }

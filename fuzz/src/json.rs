@@ -224,7 +224,7 @@ pub fn numeric_date(value: &Value) -> Option<u64> {
     }
     let secs = number.as_f64()?;
     // 2^64 exactly is out of range; below it, the float's integer part fits.
-    if secs >= 0.0 && secs < 18_446_744_073_709_551_616.0 {
+    if (0.0..18_446_744_073_709_551_616.0).contains(&secs) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         return Some(secs as u64);
     }
