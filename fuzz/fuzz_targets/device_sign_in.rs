@@ -78,6 +78,7 @@ use grantflow::{
     ClientAuth, ClientSecret, DpopKey, Ed25519Signer, EndpointUrl, Error, Flow, HttpRequest,
     HttpResponse, JwsError, JwsSigner, Scope, Step, UnixTime, parse_token_response,
 };
+use grantflow_fuzz::driver::form_param;
 use grantflow_fuzz::driver::{self, Body};
 use grantflow_fuzz::{DEFAULT_NOW, HMAC_SECRET, Reader, build_response, check_error, hs256_token};
 use libfuzzer_sys::fuzz_target;
@@ -137,12 +138,6 @@ fn signed_by(token: &str, signer: &Ed25519Signer) -> bool {
     ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, x)
         .verify(input.as_bytes(), &signature)
         .is_ok()
-}
-
-fn form_param(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// The claims of a poll's DPoP proof, after checking what every proof of

@@ -34,6 +34,7 @@ use grantflow::{
     UnixTime,
 };
 use grantflow_fuzz::Reader;
+use grantflow_fuzz::driver::form_param;
 use grantflow_fuzz::driver::{self, Body};
 use libfuzzer_sys::fuzz_target;
 
@@ -43,12 +44,6 @@ const REFRESH: &str = "refresh-token-Vn8c";
 const ID_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
 const REVOKE: &str = "https://op.example.com/revoke";
 const END_SESSION: &str = "https://op.example.com/logout";
-
-fn form_param(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
 
 fuzz_target!(|data: &[u8]| {
     let mut reader = Reader::new(data);

@@ -26,6 +26,7 @@
 use grantflow::testing::sign_jwt;
 use grantflow::{ClientAuth, ClientSecret, Flow, Identity, RefreshToken, Rotation, Step, UnixTime};
 use grantflow_fuzz::Reader;
+use grantflow_fuzz::driver::form_param;
 use grantflow_fuzz::driver::{self, Body};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
@@ -39,12 +40,6 @@ const NEW_REFRESH: &str = "new-refresh-token-Wy9";
 const ACCESS: &str = "new-access-token-Hd4";
 const AUTH_TIME: u64 = 1_699_999_000;
 const ISSUED_AT: u64 = 1_699_999_500;
-
-fn form_param(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
 
 fuzz_target!(|data: &[u8]| {
     let (k1, k2) = driver::test_keys();

@@ -32,6 +32,7 @@ use grantflow::{
     Rotation, Scope, SealError, SealKey, Sealer, Session, Step, TokenSet, TokenType, UnixTime,
 };
 use grantflow_fuzz::Reader;
+use grantflow_fuzz::driver::form_param;
 use grantflow_fuzz::driver::{self, Body};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
@@ -108,12 +109,6 @@ fn drive<F: Flow>(
         }
     }
     None
-}
-
-fn form_param(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 fn check_debug(what: &str, text: &str, secrets: &[String]) {

@@ -28,6 +28,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantflow::testing::{CountingRng, sign_jwt};
 use grantflow::{ClientAuth, ClientSecret, Flow, Step, UnixTime};
+use grantflow_fuzz::driver::form_param;
 use grantflow_fuzz::driver::{self, Body};
 use grantflow_fuzz::{HMAC_SECRET, Reader, hs256_token};
 use libfuzzer_sys::fuzz_target;
@@ -46,12 +47,6 @@ fn query_param(url: &url::Url, name: &str) -> String {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .expect("the authorization URL carries it")
-}
-
-fn form_param(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// Whether `token`'s claims pass the rules the harness can re-check.

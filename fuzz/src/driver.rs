@@ -264,3 +264,10 @@ pub fn discovered_client(
             grantflow::IdTokenPolicy::default().with_algorithms([grantflow::Algorithm::EdDsa]),
         )
 }
+
+/// The first value of `name` in a form-encoded request body.
+pub fn form_param(body: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
