@@ -37,7 +37,7 @@
 
 #![no_main]
 
-use grantflow_fuzz::id_token::{LEEWAYS, Setup, judge};
+use grantflow_fuzz::id_token::{Acr, LEEWAYS, Setup, judge};
 use grantflow_fuzz::{Reader, hs256_token};
 use libfuzzer_sys::fuzz_target;
 
@@ -61,7 +61,11 @@ fuzz_target!(|data: &[u8]| {
         access_token: flags & 16 != 0,
         code: flags & 32 != 0,
         trusted: flags & 64 != 0,
-        acr: flags & 128 != 0,
+        acr: if flags & 128 != 0 {
+            Acr::Required
+        } else {
+            Acr::Off
+        },
     };
     let rest = reader.rest();
     let (header, claims) = if flags & 4 != 0 {

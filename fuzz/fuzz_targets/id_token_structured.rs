@@ -5,7 +5,8 @@
 //! JSON.
 //!
 //! Input (drawn with `arbitrary`): the validator's setup (leeway, `max_age`,
-//! `at_hash`/`c_hash` expectations, a trusted audience, required `acr`), the
+//! `at_hash`/`c_hash` expectations, a trusted audience, `acr`: required with
+//! `acr_values` sent, required with none or only spaces sent, or off), the
 //! instant, and a list of edits to a header (`alg` `HS256`, `typ` `JWT`) and
 //! to a claim set that is valid for the setup (`iss`, `sub`, `aud`, `exp`,
 //! `iat`, `nonce`, and `auth_time`, `at_hash`, `c_hash`, `acr` when the
@@ -31,8 +32,8 @@
 
 use arbitrary::Arbitrary;
 use grantflow_fuzz::id_token::{
-    ACCESS_TOKEN, ACR_VALUES, CLIENT_ID, CODE, ISSUER, LEEWAYS, MAX_AGE, NONCE, Setup, TRUSTED,
-    half_hash, judge,
+    ACCESS_TOKEN, ACR_VALUES, Acr, CLIENT_ID, CODE, ISSUER, LEEWAYS, MAX_AGE, NONCE, Setup,
+    TRUSTED, half_hash, judge,
 };
 use grantflow_fuzz::structured::{Instant, Json, Spelling, write_object};
 use grantflow_fuzz::{HMAC_SECRET, b64, hs256_token};
@@ -100,7 +101,7 @@ struct Input {
     access_token: bool,
     code: bool,
     trusted: bool,
-    acr: bool,
+    acr: u8,
     now: Instant,
     header_edits: Vec<Edit<HeaderName>>,
     claim_edits: Vec<Edit<ClaimName>>,
@@ -362,7 +363,7 @@ fuzz_target!(|input: Input| {
         access_token: input.access_token,
         code: input.code,
         trusted: input.trusted,
-        acr: input.acr,
+        acr: Acr::from_byte(input.acr),
     };
     let now = setup.now;
     let mut header = vec![("alg".to_owned(), s("HS256")), ("typ".to_owned(), s("JWT"))];
@@ -384,7 +385,7 @@ fuzz_target!(|input: Input| {
     if setup.code {
         claims.push(("c_hash".to_owned(), s(&half_hash(CODE))));
     }
-    if setup.acr {
+    if setup.acr != Acr::Off {
         claims.push(("acr".to_owned(), s("loa-2")));
     }
     apply(&mut claims, input.claim_edits, claim_name, |name, val| {

@@ -32,8 +32,8 @@ pub const ACCESS_TOKEN: &str = "2YotnFZFEjr1zCsicMWpAA";
 pub const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA";
 /// The leeways a setup draws from.
 pub const LEEWAYS: [u64; 4] = [60, 0, 3600, u64::MAX];
-/// The `acr_values` sent when [`Setup::acr`] (with doubled and edge spaces, which
-/// separate nothing).
+/// The `acr_values` sent for [`Acr::Required`] (with doubled and edge spaces,
+/// which separate nothing).
 pub const ACR_VALUES: &str = " urn:mace:incommon:iap:silver  loa-2 ";
 
 /// The claims this crate types; everything else goes to `extra`.
@@ -67,8 +67,37 @@ pub struct Setup {
     pub code: bool,
     /// [`TRUSTED`] is a trusted audience.
     pub trusted: bool,
+    /// What the policy and the request say about `acr`.
+    pub acr: Acr,
+}
+
+/// The `acr` setups (OIDC Core §3.1.3.7 step 12: the check runs when the
+/// policy asks for it and `acr_values` were sent).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Acr {
+    /// No `acr` requirement, no `acr_values`.
+    Off,
     /// [`ACR_VALUES`] were sent and `acr` is required to be one of them.
-    pub acr: bool,
+    Required,
+    /// The policy requires `acr`, but no `acr_values` were sent: nothing to
+    /// check against.
+    RequiredNothingSent,
+    /// The policy requires `acr`, and `acr_values` of spaces only were sent:
+    /// they name no value, so nothing is checked.
+    RequiredBlankSent,
+}
+
+impl Acr {
+    /// The setup a harness byte picks: 6 and 7 the edge cases, else bit 0
+    /// (so a byte read as a `bool` before keeps its meaning).
+    pub fn from_byte(b: u8) -> Self {
+        match b % 8 {
+            6 => Acr::RequiredNothingSent,
+            7 => Acr::RequiredBlankSent,
+            b if b & 1 == 1 => Acr::Required,
+            _ => Acr::Off,
+        }
+    }
 }
 
 /// The claims as they must come out, when the token must validate.
@@ -189,7 +218,7 @@ pub fn claim_rules(claims: &[u8], s: &Setup) -> Result<Want, &'static str> {
     if s.code && c_hash.as_ref().is_some_and(|h| *h != half_hash(CODE)) {
         return Err("c_hash");
     }
-    if s.acr
+    if s.acr == Acr::Required
         && !acr
             .as_deref()
             .is_some_and(|acr| ACR_VALUES.split_whitespace().any(|v| v == acr))
@@ -294,7 +323,7 @@ pub fn judge(header: &[u8], claims: &[u8], token: String, genuine: bool, setup: 
     if setup.trusted {
         policy = policy.with_trusted_audience(TRUSTED);
     }
-    if setup.acr {
+    if setup.acr != Acr::Off {
         policy = policy.with_acr_required(true);
     }
     let validator = IdTokenValidator::new(
@@ -313,8 +342,10 @@ pub fn judge(header: &[u8], claims: &[u8], token: String, genuine: bool, setup: 
     if setup.code {
         expected = expected.code(CODE);
     }
-    if setup.acr {
-        expected = expected.acr_values(ACR_VALUES);
+    match setup.acr {
+        Acr::Required => expected = expected.acr_values(ACR_VALUES),
+        Acr::RequiredBlankSent => expected = expected.acr_values("   "),
+        Acr::Off | Acr::RequiredNothingSent => {}
     }
     let raw = RawIdToken::new(token.clone());
     let result = validator.validate(&raw, &JwkSet::default(), expected, UnixTime::from_secs(now));
@@ -400,7 +431,7 @@ pub fn judge(header: &[u8], claims: &[u8], token: String, genuine: bool, setup: 
     assert_eq!(c.nbf.map(UnixTime::as_secs), want.nbf);
     assert_eq!(c.auth_time.map(UnixTime::as_secs), want.auth_time);
     assert_eq!(c.acr, want.acr);
-    if setup.acr {
+    if setup.acr == Acr::Required {
         let acr = c.acr.as_deref().expect("a required acr is present");
         assert!(ACR_VALUES.split(' ').any(|v| v == acr));
     }
