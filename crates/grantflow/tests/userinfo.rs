@@ -483,3 +483,42 @@ fn rfc8725_a_signed_response_of_another_jwt_type_is_refused() {
         Err(Error::UserInfo(IdTokenError::WrongJwtType { .. }))
     ));
 }
+
+/// Found by the `userinfo_signed` fuzz target: a 503 whose form body repeats
+/// a field named after the access token was refused with the field's name
+/// quoted, token and all. No UserInfo error quotes the access token, wherever
+/// the server puts it.
+#[test]
+fn no_userinfo_error_quotes_the_access_token() {
+    let answers = [
+        response(
+            503,
+            "application/x-www-form-urlencoded",
+            "xSlAV32hkKGx=1&xSlAV32hkKGx=2",
+        ),
+        response(
+            400,
+            "application/json",
+            r#"{"error":"invalid_request","error_description":"bad token SlAV32hkKG"}"#,
+        ),
+        response(
+            200,
+            "application/json",
+            r#"{"sub":"alice","sub":"SlAV32hkKG"}"#,
+        ),
+        http::Response::builder()
+            .status(401)
+            .header(
+                "www-authenticate",
+                r#"Bearer error="invalid_token", error_description="SlAV32hkKG expired""#,
+            )
+            .body(Vec::new())
+            .unwrap(),
+    ];
+    for answer in answers {
+        let status = answer.status();
+        let error = run_for_subject(&client(), "alice", answer, NOW).unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("SlAV32hkKG"), "http {status}: {shown}");
+    }
+}

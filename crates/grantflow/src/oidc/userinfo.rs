@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 use crate::client::Client;
 use crate::error::{
     Error, ErrorCode, ErrorResponse, IdTokenError, JwsError, MalformedResponse, clean_text,
+    withhold,
 };
 use crate::flow::{Flow, Step};
 use crate::jose::CompactJws;
@@ -224,6 +225,88 @@ impl UserInfoRequest {
         Ok(request)
     }
 
+    /// What an answer to the request in flight means, before the errors are
+    /// cleaned of the access token.
+    fn answer(&mut self, response: HttpResponse, now: UnixTime) -> Result<Step<UserInfo>, Error> {
+        match core::mem::replace(&mut self.state, State::Finished) {
+            State::Sent => {}
+            State::AwaitingKeys(body) => {
+                let keys = parse_jwks_response(&response)?;
+                self.client.store_jwks(keys);
+                return self.signed(body, now, true);
+            }
+            State::New => {
+                return Err(Error::UnexpectedCall {
+                    flow: FLOW,
+                    call: "handle_response before start",
+                });
+            }
+            State::Finished => {
+                return Err(Error::UnexpectedCall {
+                    flow: FLOW,
+                    call: "handle_response after the flow ended",
+                });
+            }
+        }
+        if self.dpop {
+            let endpoint = self
+                .client
+                .require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
+            let challenged = self
+                .client
+                .dpop_resource_challenge(endpoint.uri(), &response);
+            if challenged && !self.dpop_retried {
+                // RFC 9449 §9: once more with the resource server's nonce.
+                self.dpop_retried = true;
+                let request = self.request(now)?;
+                self.state = State::Sent;
+                return Ok(Step::Send(request));
+            }
+        }
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            if let Some(challenge) = bearer_challenge(&response) {
+                return Err(Error::OAuth(challenge));
+            }
+        }
+        let is_jwt = media_type(&response)
+            .is_some_and(|media| media.eq_ignore_ascii_case("application/jwt"));
+        if is_jwt && response.status().is_success() {
+            if response.body().len() > MAX_BODY {
+                return Err(MalformedResponse::without_excerpt(
+                    status,
+                    format!("body is larger than {MAX_BODY} bytes"),
+                )
+                .into());
+            }
+            let body = response.into_body();
+            return self.signed(body, now, false);
+        }
+        let mut claims = decode::<Map<String, Value>>(&response)?.fields;
+        let sub = match claims.remove("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub,
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                return Err(MalformedResponse::without_excerpt(
+                    status,
+                    "userinfo response has no sub",
+                )
+                .into());
+            }
+            Some(_) => {
+                return Err(MalformedResponse::without_excerpt(
+                    status,
+                    "userinfo sub is not a string",
+                )
+                .into());
+            }
+        };
+        self.finish(UserInfo {
+            sub,
+            signed: false,
+            claims,
+        })
+    }
+
     fn finish(&mut self, user: UserInfo) -> Result<Step<UserInfo>, Error> {
         self.state = State::Finished;
         if user.sub != self.subject {
@@ -360,83 +443,11 @@ impl Flow for UserInfoRequest {
         response: HttpResponse,
         now: UnixTime,
     ) -> Result<Step<UserInfo>, Error> {
-        match core::mem::replace(&mut self.state, State::Finished) {
-            State::Sent => {}
-            State::AwaitingKeys(body) => {
-                let keys = parse_jwks_response(&response)?;
-                self.client.store_jwks(keys);
-                return self.signed(body, now, true);
-            }
-            State::New => {
-                return Err(Error::UnexpectedCall {
-                    flow: FLOW,
-                    call: "handle_response before start",
-                });
-            }
-            State::Finished => {
-                return Err(Error::UnexpectedCall {
-                    flow: FLOW,
-                    call: "handle_response after the flow ended",
-                });
-            }
-        }
-        if self.dpop {
-            let endpoint = self
-                .client
-                .require_endpoint(|e| e.userinfo.as_ref(), "userinfo_endpoint")?;
-            let challenged = self
-                .client
-                .dpop_resource_challenge(endpoint.uri(), &response);
-            if challenged && !self.dpop_retried {
-                // RFC 9449 §9: once more with the resource server's nonce.
-                self.dpop_retried = true;
-                let request = self.request(now)?;
-                self.state = State::Sent;
-                return Ok(Step::Send(request));
-            }
-        }
-        let status = response.status().as_u16();
-        if !response.status().is_success() {
-            if let Some(challenge) = bearer_challenge(&response) {
-                return Err(Error::OAuth(challenge));
-            }
-        }
-        let is_jwt = media_type(&response)
-            .is_some_and(|media| media.eq_ignore_ascii_case("application/jwt"));
-        if is_jwt && response.status().is_success() {
-            if response.body().len() > MAX_BODY {
-                return Err(MalformedResponse::without_excerpt(
-                    status,
-                    format!("body is larger than {MAX_BODY} bytes"),
-                )
-                .into());
-            }
-            let body = response.into_body();
-            return self.signed(body, now, false);
-        }
-        let mut claims = decode::<Map<String, Value>>(&response)?.fields;
-        let sub = match claims.remove("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub,
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(MalformedResponse::without_excerpt(
-                    status,
-                    "userinfo response has no sub",
-                )
-                .into());
-            }
-            Some(_) => {
-                return Err(MalformedResponse::without_excerpt(
-                    status,
-                    "userinfo sub is not a string",
-                )
-                .into());
-            }
-        };
-        self.finish(UserInfo {
-            sub,
-            signed: false,
-            claims,
-        })
+        // A server may echo the access token anywhere in what it answers (a
+        // form field's name, an error description, a challenge): no error
+        // quotes it.
+        self.answer(response, now)
+            .map_err(|error| withhold(error, self.access_token.secret()))
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<UserInfo>, Error> {
