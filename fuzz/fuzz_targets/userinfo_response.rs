@@ -30,7 +30,8 @@
 //!   2xx `application/json` object without repeats, without `error` and
 //!   with `sub` `alice`, succeeds;
 //! - the flow never asks for anything more (there is no `jwks_uri`), and
-//!   errors print short and clean;
+//!   errors print short and clean, without the access token (which a body
+//!   or a challenge may echo);
 //! - both ways of naming the subject (`userinfo` with the ID token,
 //!   `userinfo_for_subject` with its stored `sub`) behave the same.
 
@@ -50,6 +51,8 @@ use grantflow_fuzz::{
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 
+/// The access token the request carries; no error may show it.
+const ACCESS_TOKEN: &str = "SlAV32hkKG";
 const ISSUER: &str = "https://op.example.com";
 const CLIENT_ID: &str = "web-app";
 const SUBJECT: &str = "alice";
@@ -220,6 +223,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(other) => panic!("userinfo took another step: {other:?}"),
         Err(error) => {
             check_printable(&error);
+            let shown = format!("{error} {error:?}");
+            assert!(
+                !shown.contains(ACCESS_TOKEN),
+                "an error shows the access token: {shown}"
+            );
             if sign && is_jwt && success && !jwt_typ && body.len() <= CompactJws::MAX_LEN {
                 assert!(
                     matches!(error, Error::UserInfo(IdTokenError::WrongJwtType { .. })),
