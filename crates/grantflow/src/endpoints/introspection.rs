@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::{TokenPost, TokenTypeHint};
 use crate::client::Client;
+use crate::error::member_names;
 use crate::error::{Error, MalformedResponse};
-use crate::error::{member_names, withhold};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
 use crate::time::UnixTime;
@@ -120,10 +120,10 @@ impl Flow for Introspection {
         response: HttpResponse,
         _now: UnixTime,
     ) -> Result<Step<IntrospectionResponse>, Error> {
-        let token = self.post.answered()?;
+        self.post.answered()?;
         parse_introspection_response(&response)
             .map(Step::Done)
-            .map_err(|error| withhold(error, token))
+            .map_err(|error| self.post.withhold(error))
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<IntrospectionResponse>, Error> {
@@ -440,6 +440,35 @@ mod tests {
         match flow.start(NOW).unwrap() {
             Step::Send(request) => request,
             other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_error_quotes_the_client_secret_the_request_carried() {
+        const SECRET: &str = "rs-secret-9Qz";
+        for auth in [
+            ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
+            ClientAuth::ClientSecretPost(ClientSecret::new(SECRET)),
+        ] {
+            for (status, body) in [
+                (
+                    401,
+                    format!(r#"{{"error":"invalid_client","error_description":"{SECRET}?"}}"#),
+                ),
+                (
+                    200,
+                    format!(r#"{{"active":true,"x{SECRET}":1,"x{SECRET}":2}}"#),
+                ),
+                (200, format!(r#"{{"active":"{SECRET}"}}"#)),
+            ] {
+                let mut flow = client(auth.clone()).introspect(TOKEN, None).unwrap();
+                assert!(matches!(flow.start(NOW).unwrap(), Step::Send(_)));
+                let error = flow
+                    .handle_response(json_response(status, &body), NOW)
+                    .unwrap_err();
+                let shown = format!("{error} {error:?}");
+                assert!(!shown.contains(SECRET), "{shown}");
+            }
         }
     }
 

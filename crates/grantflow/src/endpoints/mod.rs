@@ -161,12 +161,21 @@ impl TokenPost {
     /// Ends the flow on its answer: the token, to keep out of what the
     /// answer's errors quote, or [`Error::UnexpectedCall`] when no request is
     /// in flight.
-    fn answered(&mut self) -> Result<&str, Error> {
+    /// Ends the flow on its answer; an error if no request was in flight.
+    fn answered(&mut self) -> Result<(), Error> {
         if self.state != State::Sent {
             return Err(self.unexpected("handle_response without a request in flight"));
         }
         self.state = State::Finished;
-        Ok(self.token.secret())
+        Ok(())
+    }
+
+    /// `error` without the secrets the request carried, wherever the server
+    /// echoed them: the token, and the client secret of `client_secret_basic`
+    /// or `client_secret_post`.
+    fn withhold(&self, error: Error) -> Error {
+        self.client
+            .withhold_secret(crate::error::withhold(error, self.token.secret()))
     }
 
     fn timeout(&mut self) -> Error {

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::{TokenPost, TokenTypeHint};
 use crate::client::Client;
-use crate::error::withhold;
 use crate::error::{Error, MalformedResponse};
 use crate::flow::{Flow, Step};
 use crate::message::HttpResponse;
@@ -142,11 +141,11 @@ impl Flow for Revocation {
         response: HttpResponse,
         _now: UnixTime,
     ) -> Result<Step<()>, Error> {
-        let token = self.post.answered()?;
+        self.post.answered()?;
         if response.status().is_success() {
             return Ok(Step::Done(()));
         }
-        Err(withhold(revocation_error(&response), token))
+        Err(self.post.withhold(revocation_error(&response)))
     }
 
     fn handle_timeout(&mut self, _now: UnixTime) -> Result<Step<()>, Error> {
@@ -244,6 +243,29 @@ mod tests {
             matches!(result, Err(Error::UnexpectedCall { flow: FLOW, .. })),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn no_error_quotes_the_client_secret_the_request_carried() {
+        const SECRET: &str = "7Fjfp0ZBr1KtDRbnfVdmIw";
+        for auth in [
+            ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
+            ClientAuth::ClientSecretPost(ClientSecret::new(SECRET)),
+        ] {
+            for (status, body) in [
+                (
+                    401,
+                    format!(r#"{{"error":"invalid_client","error_description":"{SECRET}?"}}"#),
+                ),
+                (500, format!(r#"{{"x{SECRET}":1,"x{SECRET}":2}}"#)),
+            ] {
+                let error = started(&client(auth.clone()))
+                    .handle_response(json_response(status, &body), NOW)
+                    .unwrap_err();
+                let shown = format!("{error} {error:?}");
+                assert!(!shown.contains(SECRET), "{shown}");
+            }
+        }
     }
 
     #[test]

@@ -189,7 +189,10 @@ impl<P> Flow for PushedAuthorization<P> {
             return Err(self.unexpected("handle_response without a request in flight"));
         }
         self.state = State::Finished;
-        let request_uri = parse_par_response(&response)?;
+        // The request carried the client secret (`client_secret_basic` or
+        // `client_secret_post`): no error quotes it back.
+        let request_uri = parse_par_response(&response)
+            .map_err(|error| self.prepared.client.withhold_secret(error))?;
         let mut url = self.prepared.authorization_endpoint()?.clone();
         url.query_pairs_mut()
             .append_pair("client_id", self.prepared.client.client_id().as_str())
@@ -339,6 +342,35 @@ mod tests {
             "https://as.example.com/authorize?tenant=a&client_id=s6BhdRkqt3\
              &request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A6esc_11ACC5bwc014ltc14eY22c"
         );
+    }
+
+    #[test]
+    fn no_error_quotes_the_client_secret_the_request_carried() {
+        const SECRET: &str = "par-client-secret-8fK2";
+        for auth in [
+            ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
+            ClientAuth::ClientSecretPost(ClientSecret::new(SECRET)),
+        ] {
+            let client = client(auth);
+            for answer in [
+                json_response(
+                    401,
+                    format!(
+                        r#"{{"error":"invalid_client","error_description":"no client with {SECRET}"}}"#
+                    ),
+                ),
+                json_response(201, format!(r#"{{"request_uri":"","echo":"{SECRET}"}}"#)),
+                json_response(201, format!(r#"{{"x{SECRET}":1,"x{SECRET}":2}}"#)),
+            ] {
+                let mut flow = push(&client);
+                let Step::Send(_) = flow.start(NOW).unwrap() else {
+                    panic!()
+                };
+                let error = flow.handle_response(answer, NOW).unwrap_err();
+                let shown = format!("{error} {error:?}");
+                assert!(!shown.contains(SECRET), "{shown}");
+            }
+        }
     }
 
     #[test]
