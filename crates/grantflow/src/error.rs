@@ -743,7 +743,53 @@ pub(crate) fn withhold(error: Error, token: &str) -> Error {
                 token_type: "<withheld: it quoted the token>".to_owned(),
             }
         }
+        Error::Jws(mut error) => {
+            withhold_jws(&mut error, &leaks);
+            Error::Jws(error)
+        }
+        Error::IdToken(mut error) => {
+            withhold_claims(&mut error, &leaks);
+            Error::IdToken(error)
+        }
+        Error::UserInfo(mut error) => {
+            withhold_claims(&mut error, &leaks);
+            Error::UserInfo(error)
+        }
         other => other,
+    }
+}
+
+/// What [`withhold`] puts in place of a server value that quoted the token.
+const WITHHELD: &str = "<withheld: it quoted the token>";
+
+/// The server values a JWS error quotes (header names, `alg`, `kid`),
+/// withheld when they quote the token.
+fn withhold_jws(error: &mut JwsError, leaks: &dyn Fn(&str) -> bool) {
+    let value = match error {
+        JwsError::DuplicateHeader { name } | JwsError::UnknownCritical { name } => name,
+        JwsError::UnsupportedAlgorithm { alg } => alg,
+        JwsError::NoMatchingKey { kid: Some(kid) } => kid,
+        _ => return,
+    };
+    if leaks(value) {
+        WITHHELD.clone_into(value);
+    }
+}
+
+/// The server values an ID token or signed UserInfo error quotes (a claim
+/// name, `iss`, an audience, `typ`, `acr`), withheld when they quote the
+/// token.
+fn withhold_claims(error: &mut IdTokenError, leaks: &dyn Fn(&str) -> bool) {
+    let value = match error {
+        IdTokenError::DuplicateClaim { claim } => claim,
+        IdTokenError::IssuerMismatch { found, .. } => found,
+        IdTokenError::UntrustedAudience { audience } => audience,
+        IdTokenError::WrongJwtType { typ } => typ,
+        IdTokenError::AcrMismatch { found: Some(found) } => found,
+        _ => return,
+    };
+    if leaks(value) {
+        WITHHELD.clone_into(value);
     }
 }
 
@@ -1415,6 +1461,60 @@ mod tests {
             response.uri.as_deref(),
             Some("https://example.com/\\u{7}err")
         );
+    }
+
+    #[test]
+    fn withhold_covers_the_server_values_of_jws_id_token_and_userinfo_errors() {
+        const TOKEN: &str = "SlAV32hkKG-secret";
+        let quoting = format!("x{TOKEN}x");
+        let errors = [
+            Error::Jws(JwsError::DuplicateHeader {
+                name: quoting.clone(),
+            }),
+            Error::Jws(JwsError::UnknownCritical {
+                name: quoting.clone(),
+            }),
+            Error::Jws(JwsError::UnsupportedAlgorithm {
+                alg: quoting.clone(),
+            }),
+            Error::Jws(JwsError::NoMatchingKey {
+                kid: Some(quoting.clone()),
+            }),
+            Error::IdToken(IdTokenError::DuplicateClaim {
+                claim: quoting.clone(),
+            }),
+            Error::IdToken(IdTokenError::IssuerMismatch {
+                expected: "https://op.example.com".to_owned(),
+                found: quoting.clone(),
+            }),
+            Error::UserInfo(IdTokenError::IssuerMismatch {
+                expected: "https://op.example.com".to_owned(),
+                found: quoting.clone(),
+            }),
+            Error::UserInfo(IdTokenError::UntrustedAudience {
+                audience: quoting.clone(),
+            }),
+            Error::IdToken(IdTokenError::WrongJwtType {
+                typ: quoting.clone(),
+            }),
+            Error::IdToken(IdTokenError::AcrMismatch {
+                found: Some(quoting.clone()),
+            }),
+        ];
+        for error in errors {
+            let kind = error.kind();
+            let withheld = withhold(error, TOKEN);
+            let shown = format!("{withheld} {withheld:?}");
+            assert!(!shown.contains(TOKEN), "{shown}");
+            assert!(shown.contains("withheld"), "{shown}");
+            assert_eq!(withheld.kind(), kind, "the kind of error is kept");
+        }
+        // A value that does not quote the token is kept.
+        let kept = Error::IdToken(IdTokenError::IssuerMismatch {
+            expected: "https://op.example.com".to_owned(),
+            found: "https://evil.example".to_owned(),
+        });
+        assert_eq!(withhold(kept.clone(), TOKEN), kept);
     }
 
     #[test]
