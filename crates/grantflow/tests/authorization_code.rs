@@ -1619,3 +1619,35 @@ fn the_acr_values_sent_are_required_back_when_the_policy_says_so() {
     ));
     assert!(run(false, Some("urn:bronze")).is_ok());
 }
+
+#[test]
+fn an_id_token_quoting_the_verifier_is_withheld() {
+    // The ID token check quotes the `iss` it refuses: a server echoing the
+    // code verifier the token request carried must not have it shown.
+    let key = Key::new(1, "k1");
+    let client =
+        base_client(ClientAuth::None).with_jwks(JwkSet::from_json(&jwks(&[&key])).unwrap());
+    let (url, pending, state, nonce) = begin(&client);
+    let mut exchange = pending
+        .callback(&client, &format!("?code=c0de&state={state}"), NOW)
+        .unwrap();
+    let request = sent(exchange.start(NOW).unwrap());
+    let verifier = url::form_urlencoded::parse(request.body())
+        .find(|(name, _)| name == "code_verifier")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(verifier.len() >= 43, "{url}");
+    let mut claims = claims(&nonce);
+    claims["iss"] = json!(format!("https://op.example.com/{verifier}"));
+    let error = exchange
+        .handle_response(json_response(200, &token_body(&key.sign(&claims))), NOW)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::IdToken(IdTokenError::IssuerMismatch { .. })),
+        "{error:?}"
+    );
+    for shown in [error.to_string(), format!("{error:?}")] {
+        assert!(!shown.contains(&verifier), "{shown}");
+    }
+}

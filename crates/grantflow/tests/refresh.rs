@@ -520,3 +520,32 @@ fn a_refreshed_id_token_with_an_added_trusted_audience_is_refused() {
         Error::IdToken(IdTokenError::ChangedOnRefresh { claim: "aud" })
     );
 }
+
+#[test]
+fn an_id_token_quoting_the_refresh_token_or_the_client_secret_is_withheld() {
+    // The ID token check quotes the `iss` and an untrusted audience it
+    // refuses: a server echoing a secret the request carried there must not
+    // have it shown.
+    let signer = test_signer(1, "k1");
+    for secret in ["old-refresh-token-Kp2", "s3cr3t"] {
+        for (claim, value) in [
+            ("iss", json!(format!("https://{secret}.example"))),
+            ("aud", json!(["web-app", format!("x{secret}")])),
+        ] {
+            let mut claims = claims();
+            claims[claim] = value;
+            let flow = oidc_client()
+                .refresh(&RefreshToken::new("old-refresh-token-Kp2"))
+                .unwrap();
+            let error = run(
+                flow,
+                token_body(Some(sign_jwt(&signer, &claims).unwrap()), None, None),
+            )
+            .unwrap_err();
+            assert!(matches!(error, Error::IdToken(_)), "{error:?}");
+            for shown in [error.to_string(), format!("{error:?}")] {
+                assert!(!shown.contains(secret), "{claim}: {shown}");
+            }
+        }
+    }
+}

@@ -432,6 +432,14 @@ impl fmt::Debug for DevicePoll {
 }
 
 impl DevicePoll {
+    /// `error` without the secrets a poll carried, wherever the server echoed
+    /// them: the device code and the client secret.
+    fn withheld(&self, error: Error) -> Error {
+        self.authorization
+            .client
+            .withhold_secret(withhold(error, &self.authorization.device_code.0))
+    }
+
     const FLOW: &str = "device token poll";
 
     /// The polling interval now, in seconds: the server's, grown by every
@@ -504,7 +512,12 @@ impl DevicePoll {
         now: UnixTime,
     ) -> Result<Step<DeviceTokens>, Error> {
         let error = match parse_tokens_for(&self.authorization.client, response, now) {
-            Ok(tokens) => return self.finish(tokens, now, true),
+            Ok(tokens) => {
+                // The ID token may quote the device code too.
+                return self
+                    .finish(tokens, now, true)
+                    .map_err(|error| self.withheld(error));
+            }
             Err(error) => withhold(error, &self.authorization.device_code.0),
         };
         match error.oauth_code() {
@@ -614,6 +627,7 @@ impl Flow for DevicePoll {
                 let keys = parse_jwks_response(&response)?;
                 self.authorization.client.store_jwks(keys);
                 self.finish(*tokens, now, false)
+                    .map_err(|error| self.withheld(error))
             }
             PollState::New => Err(self.unexpected("handle_response before start")),
             PollState::Waiting(_) => {

@@ -277,6 +277,15 @@ impl Refresh {
 }
 
 impl Refresh {
+    /// `error` without the secrets the request carried, wherever the server
+    /// echoed them: the refresh token and the client secret.
+    fn withheld(&self, error: Error) -> Error {
+        self.client
+            .withhold_secret(withhold(error, self.refresh_token.secret()))
+    }
+}
+
+impl Refresh {
     /// Sends the refresh request (RFC 6749 §6).
     fn send(&mut self, now: UnixTime) -> Result<Step<Refreshed>, Error> {
         let scope = join_scopes(&self.scopes);
@@ -323,14 +332,18 @@ impl Flow for Refresh {
                     self.dpop_retried = true;
                     return self.send(now);
                 }
+                // A server may quote the refresh token, in an error or in the
+                // ID token it sends.
                 let tokens = parse_tokens_for(&self.client, &response, now)
-                    .map_err(|error| withhold(error, self.refresh_token.secret()))?;
+                    .map_err(|error| self.withheld(error))?;
                 self.finish(tokens, now, true)
+                    .map_err(|error| self.withheld(error))
             }
             State::AwaitingKeys(tokens) => {
                 let keys = parse_jwks_response(&response)?;
                 self.client.store_jwks(keys);
                 self.finish(*tokens, now, false)
+                    .map_err(|error| self.withheld(error))
             }
             State::New => Err(self.unexpected("handle_response before start")),
             State::Finished => Err(self.unexpected("handle_response after the flow ended")),

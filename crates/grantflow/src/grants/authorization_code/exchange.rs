@@ -125,17 +125,18 @@ impl ExchangeCore {
                     self.dpop_retried = true;
                     return self.send(now);
                 }
-                let tokens = parse_tokens_for(&self.client, &response, now).map_err(|error| {
-                    // A server may quote the code or the verifier it refused.
-                    let error = withhold(error, &self.code.0);
-                    withhold(error, self.pending.code_verifier.secret())
-                })?;
+                // A server may quote the code or the verifier it refused, in
+                // an error or in the ID token it sends.
+                let tokens = parse_tokens_for(&self.client, &response, now)
+                    .map_err(|error| self.withheld(error))?;
                 self.finish(tokens, now, true)
+                    .map_err(|error| self.withheld(error))
             }
             ExchangeState::AwaitingKeys(tokens) => {
                 let keys = parse_jwks_response(&response)?;
                 self.client.store_jwks(keys);
                 self.finish(*tokens, now, false)
+                    .map_err(|error| self.withheld(error))
             }
             ExchangeState::New => Err(self.unexpected("handle_response before start")),
             ExchangeState::Finished => Err(self.unexpected("handle_response after the flow ended")),
@@ -215,6 +216,14 @@ impl ExchangeCore {
 }
 
 impl ExchangeCore {
+    /// `error` without the secrets the token request carried, wherever the
+    /// server echoed them: the code, the verifier and the client secret.
+    fn withheld(&self, error: Error) -> Error {
+        let error = withhold(error, &self.code.0);
+        let error = withhold(error, self.pending.code_verifier.secret());
+        self.client.withhold_secret(error)
+    }
+
     /// Prints the exchange as `name`, secrets (code, verifier, `state`,
     /// `nonce`) redacted.
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
