@@ -1398,4 +1398,58 @@ mod tests {
         assert_eq!(for_display("ÄÖÜ-日本"), "ÄÖÜ-日本");
         assert_eq!(for_display("\u{1b}"), "");
     }
+
+    #[test]
+    fn an_id_token_quoting_the_device_code_is_withheld() {
+        // The ID token check quotes the `iss` it refuses: a server echoing
+        // the device code the poll carried must not have it shown.
+        use crate::testing::{jwk_set, sign_jwt, test_signer};
+        use crate::{Algorithm, IdTokenPolicy, Issuer};
+        let signer = test_signer(1, "k1");
+        let client = client(ClientAuth::None)
+            .with_issuer(Issuer::new("https://as.example.com").unwrap())
+            .with_id_token_policy(IdTokenPolicy::default().with_algorithms([Algorithm::EdDsa]))
+            .with_jwks(jwk_set(&[&signer]).unwrap());
+        let mut flow = client
+            .device_authorization()
+            .unwrap()
+            .scope(Scope::new("openid").unwrap());
+        let Step::Send(_) = flow.start(T0).unwrap() else {
+            panic!("expected a request")
+        };
+        let Step::Done(authorization) = flow
+            .handle_response(json_response(200, STANDARD), T0)
+            .unwrap()
+        else {
+            panic!("expected Done")
+        };
+        let mut poll = authorization.poll();
+        let mut now = T0;
+        let mut step = poll.start(now).unwrap();
+        while let Step::WaitUntil(deadline) = step {
+            now = deadline;
+            step = poll.handle_timeout(now).unwrap();
+        }
+        let Step::Send(_) = step else {
+            panic!("expected a poll")
+        };
+        let claims = serde_json::json!({
+            "iss": "https://GmRhmhcxhwAzkoEqiMEg.example", "sub": "alice", "aud": "tv",
+            "iat": T0.as_secs(), "exp": T0.as_secs() + 600,
+        });
+        let body = serde_json::json!({
+            "access_token": "AT", "token_type": "Bearer",
+            "id_token": sign_jwt(&signer, &claims).unwrap(),
+        });
+        let error = poll
+            .handle_response(json_response(200, body.to_string()), now)
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::IdToken(IdTokenError::IssuerMismatch { .. })),
+            "{error:?}"
+        );
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains("GmRhmhcxhwAzkoEqiMEg"), "{shown}");
+        }
+    }
 }
