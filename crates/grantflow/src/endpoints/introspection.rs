@@ -385,7 +385,7 @@ fn audiences(status: u16, value: Option<Value>) -> Result<Option<Vec<String>>, E
 mod tests {
     use super::*;
     use crate::endpoint::EndpointUrl;
-    use crate::endpoints::tests::{json_response, response};
+    use crate::endpoints::tests::{assert_hides, json_response, response, secret_auths};
     use crate::error::{ErrorCode, ErrorKind};
     use crate::{ClientAuth, ClientSecret, Endpoints};
 
@@ -446,10 +446,7 @@ mod tests {
     #[test]
     fn no_error_quotes_the_client_secret_the_request_carried() {
         const SECRET: &str = "rs-secret-9Qz";
-        for auth in [
-            ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
-            ClientAuth::ClientSecretPost(ClientSecret::new(SECRET)),
-        ] {
+        for auth in secret_auths(SECRET) {
             for (status, body) in [
                 (
                     401,
@@ -466,8 +463,7 @@ mod tests {
                 let error = flow
                     .handle_response(json_response(status, &body), NOW)
                     .unwrap_err();
-                let shown = format!("{error} {error:?}");
-                assert!(!shown.contains(SECRET), "{shown}");
+                assert_hides(&error, SECRET);
             }
         }
     }

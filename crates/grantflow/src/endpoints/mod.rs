@@ -203,6 +203,20 @@ mod tests {
         builder.body(body.into()).unwrap()
     }
 
+    /// The two client authentications that send `secret` with the request.
+    pub(super) fn secret_auths(secret: &str) -> [crate::ClientAuth; 2] {
+        [
+            crate::ClientAuth::ClientSecretBasic(crate::ClientSecret::new(secret)),
+            crate::ClientAuth::ClientSecretPost(crate::ClientSecret::new(secret)),
+        ]
+    }
+
+    /// Panics when `error` shows `secret` in its message or its `Debug`.
+    pub(super) fn assert_hides(error: &Error, secret: &str) {
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains(secret), "{shown}");
+    }
+
     /// A canned `application/json` response.
     pub(super) fn json_response(status: u16, body: &str) -> crate::message::HttpResponse {
         response(status, Some("application/json"), body)

@@ -198,7 +198,7 @@ fn revocation_error(response: &HttpResponse) -> Error {
 mod tests {
     use super::*;
     use crate::endpoint::EndpointUrl;
-    use crate::endpoints::tests::{json_response, response};
+    use crate::endpoints::tests::{assert_hides, json_response, response, secret_auths};
     use crate::error::{ErrorCode, ErrorKind};
     use crate::{ClientAuth, ClientId, ClientSecret, Endpoints};
 
@@ -248,10 +248,7 @@ mod tests {
     #[test]
     fn no_error_quotes_the_client_secret_the_request_carried() {
         const SECRET: &str = "7Fjfp0ZBr1KtDRbnfVdmIw";
-        for auth in [
-            ClientAuth::ClientSecretBasic(ClientSecret::new(SECRET)),
-            ClientAuth::ClientSecretPost(ClientSecret::new(SECRET)),
-        ] {
+        for auth in secret_auths(SECRET) {
             for (status, body) in [
                 (
                     401,
@@ -262,8 +259,7 @@ mod tests {
                 let error = started(&client(auth.clone()))
                     .handle_response(json_response(status, &body), NOW)
                     .unwrap_err();
-                let shown = format!("{error} {error:?}");
-                assert!(!shown.contains(SECRET), "{shown}");
+                assert_hides(&error, SECRET);
             }
         }
     }
