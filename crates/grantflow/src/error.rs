@@ -722,7 +722,7 @@ pub(crate) fn withhold(error: Error, token: &str) -> Error {
                 response.uri = None;
             }
             if matches!(&response.error, ErrorCode::Other(code) if leaks(code)) {
-                response.error = ErrorCode::Other("<withheld: it quoted the token>".to_owned());
+                response.error = ErrorCode::Other(WITHHELD.to_owned());
             }
             Error::OAuth(response)
         }
@@ -740,7 +740,7 @@ pub(crate) fn withhold(error: Error, token: &str) -> Error {
         }
         Error::UnsupportedTokenType { token_type } if leaks(&token_type) => {
             Error::UnsupportedTokenType {
-                token_type: "<withheld: it quoted the token>".to_owned(),
+                token_type: WITHHELD.to_owned(),
             }
         }
         Error::Jws(mut error) => {
@@ -771,6 +771,11 @@ fn withhold_jws(error: &mut JwsError, leaks: &dyn Fn(&str) -> bool) {
         JwsError::NoMatchingKey { kid: Some(kid) } => kid,
         _ => return,
     };
+    withhold_value(value, leaks);
+}
+
+/// `value` replaced by [`WITHHELD`] when it quotes the token.
+fn withhold_value(value: &mut String, leaks: &dyn Fn(&str) -> bool) {
     if leaks(value) {
         WITHHELD.clone_into(value);
     }
@@ -788,9 +793,7 @@ fn withhold_claims(error: &mut IdTokenError, leaks: &dyn Fn(&str) -> bool) {
         IdTokenError::AcrMismatch { found: Some(found) } => found,
         _ => return,
     };
-    if leaks(value) {
-        WITHHELD.clone_into(value);
-    }
+    withhold_value(value, leaks);
 }
 
 /// A server value made safe to quote in an error: control characters,
