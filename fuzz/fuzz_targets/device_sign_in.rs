@@ -86,7 +86,7 @@ use serde_json::{Value, json};
 
 const ISSUER: &str = driver::DISCOVERED_ISSUER;
 const TOKEN_ENDPOINT: &str = "https://op.example.com/token";
-const JWKS_URI: &str = "https://op.example.com/jwks";
+const JWKS_URI: &str = driver::DISCOVERED_JWKS_URI;
 const DEVICE_ENDPOINT: &str = "https://op.example.com/device";
 const CLIENT_ID: &str = "tv-app";
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";

@@ -32,7 +32,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 
 const ISSUER: &str = driver::DISCOVERED_ISSUER;
-const JWKS_URI: &str = "https://op.example.com/jwks";
+const JWKS_URI: &str = driver::DISCOVERED_JWKS_URI;
 const CLIENT_ID: &str = "web-app";
 const SECRET: &str = "client-secret-Zq81mX";
 const OLD_REFRESH: &str = "old-refresh-token-Kp2";

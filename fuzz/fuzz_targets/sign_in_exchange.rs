@@ -35,7 +35,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
 const ISSUER: &str = driver::DISCOVERED_ISSUER;
-const JWKS_URI: &str = "https://op.example.com/jwks";
+const JWKS_URI: &str = driver::DISCOVERED_JWKS_URI;
 const CLIENT_ID: &str = "web-app";
 const REDIRECT: &str = "https://app.example.com/cb";
 const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA-code";

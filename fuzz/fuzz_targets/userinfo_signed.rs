@@ -62,7 +62,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 
 const ISSUER: &str = driver::DISCOVERED_ISSUER;
-const JWKS_URI: &str = "https://op.example.com/jwks";
+const JWKS_URI: &str = driver::DISCOVERED_JWKS_URI;
 const USERINFO: &str = "https://op.example.com/userinfo";
 const CLIENT_ID: &str = "web-app";
 const SUBJECT: &str = "alice";

@@ -227,6 +227,9 @@ pub fn jwks_body(keys: u8) -> &'static str {
 /// The issuer of [`discovered_client`].
 pub const DISCOVERED_ISSUER: &str = "https://op.example.com";
 
+/// The `jwks_uri` of [`discovered_client`]'s provider.
+pub const DISCOVERED_JWKS_URI: &str = "https://op.example.com/jwks";
+
 /// A client of a provider discovered at [`DISCOVERED_ISSUER`] (`/auth`,
 /// `/token`, `/jwks`), holding the key set of `k1` as loaded from its
 /// `jwks_uri` at `now`: so an unknown `kid` makes the flows fetch the key set
@@ -246,7 +249,7 @@ pub fn discovered_client(
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}/auth"),
             "token_endpoint": format!("{issuer}/token"),
-            "jwks_uri": format!("{issuer}/jwks"),
+            "jwks_uri": DISCOVERED_JWKS_URI,
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["EdDSA"],
